@@ -1,0 +1,28 @@
+import type { Plan } from '../plan/types.js';
+
+export type ApplyOutcome = 'noop' | 'runtime' | 'reload' | 'failed';
+
+export interface ApplyResult {
+  readonly outcome: ApplyOutcome;
+  readonly plan: Plan;
+  /** Set when a runtime op failed and the change was carried by a reload instead. */
+  readonly fellBackToReload: boolean;
+  readonly durationMs: number;
+  readonly error?: Error;
+}
+
+/**
+ * Brings the running HAProxy from `previous` (the config it runs, or null if unknown) to `next`, the
+ * config already checked and written to disk. Runtime API first; reload only for the plan's reasons;
+ * every reload is confirmed (new worker up, expected servers present) before this resolves.
+ */
+export interface Applier {
+  apply(input: { readonly previous: string | null; readonly next: string; readonly revision: string }): Promise<ApplyResult>;
+  /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
+  reconcile(config: string, revision: string): Promise<ApplyResult>;
+}
+
+/** One way of reloading HAProxy; resolves only once the new worker is confirmed running. */
+export interface Reloader {
+  reload(reason: string): Promise<void>;
+}

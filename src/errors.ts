@@ -1,0 +1,60 @@
+/**
+ * One error class per boundary. Each carries a stable `code` for callers and metrics, the underlying
+ * `cause`, and whether retrying can help: callers branch on `retryable`, never on message text.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'ETCD_UNAVAILABLE'
+  | 'ETCD_COMPACTED'
+  | 'ETCD_AUTH'
+  | 'TEMPLATE_ERROR'
+  | 'CHECK_FAILED'
+  | 'WRITE_FAILED'
+  | 'RUNTIME_API'
+  | 'RELOAD_FAILED'
+  | 'GUARD'
+  | 'MYSQL';
+
+export class GaleraHaproxyError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Bad flags, files or environment: fatal at start-up, reported as one line. */
+export class ConfigError extends GaleraHaproxyError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** etcd could not be reached or refused the request. Retryable unless it is an auth failure. */
+export class SourceError extends GaleraHaproxyError {}
+
+/** The template failed to render (syntax error, missing file, filter rejected a value). */
+export class RenderError extends GaleraHaproxyError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TEMPLATE_ERROR', message, options);
+  }
+}
+
+/** `haproxy -c` rejected the staged file, or could not be run. */
+export class CheckError extends GaleraHaproxyError {}
+
+/** Talking to HAProxy (Runtime API, master CLI, reload command) failed or gave an unexpected reply. */
+export class ApplyError extends GaleraHaproxyError {}
+
+/** Message of an unknown thrown value, for one-line logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}

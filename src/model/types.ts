@@ -1,0 +1,40 @@
+/** A key/value pair exactly as etcd holds it (key and value decoded as UTF-8). */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** A Galera node that passed validation and may be rendered into haproxy.cfg. */
+export interface GaleraNode {
+  /** The `<id>` path segment under the prefix, as registered (untrusted, never rendered raw). */
+  readonly id: string;
+  /** HAProxy server name derived from `id`: sanitised, unique, and stable across renders. */
+  readonly name: string;
+  /** IPv4, IPv6 (without brackets) or RFC 1123 hostname. */
+  readonly address: string;
+  readonly port: number;
+  /** 0–256; 0 keeps the server configured but gives it no new connections. */
+  readonly weight: number;
+  readonly backup: boolean;
+  /** Informational host name registered with the node (seed layout `host` key). */
+  readonly host?: string;
+  /** The etcd keys this node was decoded from. */
+  readonly keys: readonly string[];
+}
+
+/** Why a key or node under the prefix was not turned into a server. */
+export interface Rejection {
+  readonly key: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Everything decoded from the prefix at one revision. */
+export interface ClusterState {
+  /** Valid nodes, sorted by `name`. */
+  readonly nodes: readonly GaleraNode[];
+  /** Values that failed validation: logged, never rendered. */
+  readonly rejected: readonly Rejection[];
+  /** Nodes still being registered (seed layout without `ip` yet): not an error. */
+  readonly incomplete: readonly Rejection[];
+}

@@ -1,0 +1,32 @@
+/** A `server` line of a rendered haproxy.cfg, as HAProxy would run it. */
+export interface ServerSpec {
+  /** The `listen` or `backend` section holding the server. */
+  readonly backend: string;
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly backup: boolean;
+}
+
+/** What HAProxy reports for one server through `show servers state`. */
+export interface RuntimeServer extends ServerSpec {
+  /** operational state: 0 = stopped/down, 1 = starting, 2 = running/up, 3 = soft-stopping. */
+  readonly operState: number;
+  /** admin state bit field (1 FMAINT, 2 IMAINT, 4 CMAINT, 8 FDRAIN, 16 IDRAIN, 32 RMAINT, 64 HMAINT). */
+  readonly adminState: number;
+}
+
+export type RuntimeOp =
+  | { readonly op: 'add'; readonly server: ServerSpec }
+  | { readonly op: 'remove'; readonly server: ServerSpec }
+  | { readonly op: 'set-addr'; readonly server: ServerSpec; readonly from: { address: string; port: number } }
+  | { readonly op: 'set-weight'; readonly server: ServerSpec; readonly from: number }
+  | { readonly op: 'set-backup'; readonly server: ServerSpec }
+  | { readonly op: 'repair'; readonly server: ServerSpec; readonly reason: string };
+
+/** The plan is a value: runtime operations, and the reasons a reload is needed (none, no reload). */
+export interface Plan {
+  readonly runtimeOps: readonly RuntimeOp[];
+  readonly reloadReasons: readonly string[];
+}
