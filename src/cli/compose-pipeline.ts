@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { createRenderer, defaultTemplatePath } from '../render/render-config.js';
+import { parseSetFlags } from '../render/template-vars.js';
+import { createEtcdSource } from '../source/etcd-source.js';
+import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
+import { createApplier } from '../apply/runtime-applier.js';
+import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
+import type { ConfigRenderer, SyncDeps } from '../daemon/sync-pass.js';
+import type { ClusterSource } from '../source/types.js';
+import type { Applier } from '../apply/types.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { createMetrics, type Metrics } from '../observe/metrics.js';
+import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
+import type { CliIO } from './io.js';
+
+export type CommandFlags = PipelineFlags & EtcdFlags;
+
+export interface TemplateSetup {
+  readonly renderer: ConfigRenderer;
+  readonly templatePath: string;
+  readonly vars: Readonly<Record<string, string>>;
+}
+
+/** Builds the renderer from the template file and `--set` values; called again when the file changes. */
+export function setUpTemplate(options: PipelineOptions): TemplateSetup {
+  const custom = options.templatePath !== undefined;
+  const vars = parseSetFlags([...options.setFlags], { customTemplate: custom });
+  const templatePath = options.templatePath ?? defaultTemplatePath();
+  return { renderer: createRenderer({ templatePath, vars }), templatePath, vars };
+}
+
+export interface Pipeline {
+  readonly options: PipelineOptions;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly template: TemplateSetup;
+  /** Created on first use, so a `render --nodes` never opens an etcd connection. */
+  source(): ClusterSource;
+  readonly live: LiveConfig;
+  readonly applier: Applier | null;
+  syncDeps(renderer?: ConfigRenderer): SyncDeps;
+}
+
+/**
+ * The composition root: flags → validated options → every stage of the pipeline. `dry-run` (render) and
+ * `once` are the same pipeline with the applier left out or run a single time.
+ */
+export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: boolean }): Pipeline {
+  const options = resolvePipelineOptions(flags);
+  const logger = createLogger({ level: options.logLevel, stream: io.stderr });
+  const metrics = createMetrics();
+  const template = setUpTemplate(options);
+  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix }, io.env, (path) => readFileSync(path, 'utf8'));
+  let source: ClusterSource | null = null;
+  const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
+  const applier = mode.apply
+    ? createApplier({
+        statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? '/run/haproxy/admin.sock',
+        masterSocket: options.masterSocket,
+        reloadCmd: options.reloadCmd ? [...options.reloadCmd] : undefined,
+        minReloadIntervalMs: options.minReloadIntervalMs,
+        drainTimeoutMs: options.drainTimeoutMs,
+        confirmTimeoutMs: 15_000,
+        logger,
+      })
+    : null;
+  return {
+    options,
+    logger,
+    metrics,
+    template,
+    source: () => (source ??= createEtcdSource({ ...etcd, resyncIntervalMs: options.resyncMs }, logger)),
+    live,
+    applier,
+    syncDeps(renderer = template.renderer): SyncDeps {
+      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, logger, metrics };
+    },
+  };
+}

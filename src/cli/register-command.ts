@@ -1,0 +1,97 @@
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import { ConfigError } from '../errors.js';
+import { connectEtcd, parseEndpoints } from '../galera/etcd-connect.js';
+import { runRegistration } from '../galera/register.js';
+import type { RegistrationLayout } from '../galera/registration-keys.js';
+import { createLogger, type LogLevel } from '../observe/logger.js';
+import type { CliIO } from './io.js';
+
+interface RegisterFlags {
+  id: string;
+  ip: string;
+  port: string;
+  host?: string;
+  ttl: string;
+  layout: RegistrationLayout;
+  prefix: string;
+  etcdEndpoints: string;
+  whenHealthy?: string;
+  healthInterval: string;
+  logLevel: LogLevel;
+}
+
+function parsePositiveInt(flag: string, text: string, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new ConfigError(`${flag} must be an integer 1-${String(max)}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/** `galera-haproxy register`: keep this node in etcd while it runs (and, optionally, while healthy). */
+export function createRegisterCommand(io: CliIO): Command {
+  return new Command('register')
+    .description('register a Galera node in etcd under a lease; revoke it on SIGTERM/SIGINT')
+    .requiredOption('--id <id>', 'node id, one path segment under the prefix')
+    .requiredOption('--ip <ip>', 'address clients reach the node on (IPv4, IPv6 or host name)')
+    .option('--port <port>', 'MySQL port', '3306')
+    .option('--host <name>', 'informational host name (seed layout)', hostname())
+    .option('--ttl <seconds>', 'lease TTL: how long a dead node stays registered', '10')
+    .addOption(new Option('--layout <layout>', 'key layout').choices(['seed', 'flat']).default('seed'))
+    .option('--prefix <prefix>', 'etcd prefix', io.env.GALERA_HAPROXY_PREFIX ?? '/components/galera')
+    .option(
+      '--etcd-endpoints <list>',
+      'comma-separated etcd endpoints',
+      io.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379',
+    )
+    .option('--when-healthy <url>', 'register only while this URL answers 200 (e.g. the clustercheck)')
+    .option('--health-interval <ms>', 'how often to poll --when-healthy', '1000')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async (flags: RegisterFlags) => {
+      const port = parsePositiveInt('--port', flags.port, 65_535);
+      const ttlSeconds = parsePositiveInt('--ttl', flags.ttl, 3_600);
+      const healthIntervalMs = parsePositiveInt('--health-interval', flags.healthInterval, 60_000);
+      if (flags.whenHealthy !== undefined) {
+        try {
+          new URL(flags.whenHealthy);
+        } catch (err) {
+          throw new ConfigError(`invalid --when-healthy URL ${JSON.stringify(flags.whenHealthy)}`, { cause: err });
+        }
+      }
+      const endpoints = parseEndpoints(flags.etcdEndpoints);
+      const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'register' });
+      const controller = new AbortController();
+      void io.stopSignal.then((signal) => {
+        logger.info({ signal }, 'stopping: revoking the lease');
+        controller.abort();
+      });
+      const client = connectEtcd({
+        endpoints,
+        username: io.env.ETCD_USERNAME,
+        password: io.env.ETCD_PASSWORD,
+      });
+      try {
+        await runRegistration(
+          {
+            id: flags.id,
+            ip: flags.ip,
+            port,
+            host: flags.host,
+            ttlSeconds,
+            layout: flags.layout,
+            prefix: flags.prefix,
+            whenHealthyUrl: flags.whenHealthy,
+            healthIntervalMs,
+            client,
+          },
+          { logger, signal: controller.signal },
+        );
+      } finally {
+        client.close();
+      }
+    });
+}

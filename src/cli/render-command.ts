@@ -1,0 +1,86 @@
+import { Command } from 'commander';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, RenderError } from '../errors.js';
+import { decodeCluster } from '../model/decode-cluster.js';
+import type { KeyValue } from '../model/types.js';
+import { createLiveConfig } from '../daemon/live-config.js';
+import { CommandFailed } from './command-failed.js';
+import { ExitCode, type CliIO } from './io.js';
+import { addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { composePipeline, type CommandFlags } from './compose-pipeline.js';
+
+interface RenderFlags extends CommandFlags {
+  nodes?: string;
+  check?: boolean;
+}
+
+/** Reads a `--nodes` file: a JSON object of etcd keys to the values etcd would hold. */
+export function parseNodesFile(text: string, path: string): KeyValue[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`--nodes ${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`--nodes ${path}: expected a JSON object mapping etcd keys to values`);
+  }
+  return Object.entries(parsed as Record<string, unknown>).map(([key, value]) => {
+    if (typeof value === 'string') return { key, value };
+    if (typeof value === 'number' || typeof value === 'boolean') return { key, value: String(value) };
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { key, value: JSON.stringify(value) };
+    throw new ConfigError(`--nodes ${path}: key ${JSON.stringify(key)}: value must be a string, number or JSON object`);
+  });
+}
+
+export function createRenderCommand(io: CliIO): Command {
+  const cmd = new Command('render').description(
+    'Dry run: render haproxy.cfg from etcd (or --nodes FILE) and print it to stdout; touches nothing. --check also runs haproxy -c on it.',
+  );
+  addPipelineFlags(addEtcdFlags(cmd))
+    .option('--nodes <file>', 'JSON object of etcd keys to values, instead of reading etcd')
+    .option('--check', 'run haproxy -c on the rendered config');
+  return cmd.action(async (flags: RenderFlags) => {
+    const pipeline = composePipeline(flags, io, { apply: false });
+    const { logger, options } = pipeline;
+    let kvs: readonly KeyValue[];
+    let revision: string;
+    if (flags.nodes !== undefined) {
+      kvs = parseNodesFile(await readFile(flags.nodes, 'utf8').catch((err: unknown) => {
+        throw new ConfigError(`--nodes ${flags.nodes}: ${(err as Error).message}`);
+      }), flags.nodes);
+      revision = 'file';
+    } else {
+      try {
+        ({ kvs, revision } = await pipeline.source().readOnce());
+      } finally {
+        await pipeline.source().close();
+      }
+    }
+    const state = decodeCluster(options.prefix, kvs);
+    for (const r of state.rejected) logger.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
+    if (state.nodes.length < options.minServers) {
+      throw new CommandFailed(`${state.nodes.length} valid node(s) under ${options.prefix}, fewer than --min-servers ${options.minServers}`, ExitCode.rejected);
+    }
+    let config: string;
+    try {
+      config = pipeline.template.renderer.render(state, { revision });
+    } catch (err) {
+      throw err instanceof RenderError ? err : new RenderError(`render failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (flags.check === true) {
+      const dir = await mkdtemp(join(tmpdir(), 'galera-haproxy-render-'));
+      try {
+        const live = createLiveConfig({ path: join(dir, 'haproxy.cfg'), haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
+        const check = await live.check(config);
+        for (const d of check.diagnostics) logger.warn({ check: d }, `haproxy -c: ${d.message}`);
+        if (!check.ok) throw new CommandFailed(`haproxy -c rejected the rendered config: ${check.summary}`, ExitCode.rejected);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    io.stdout.write(config);
+  });
+}

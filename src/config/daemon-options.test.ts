@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { parseReloadCmd, resolvePipelineOptions } from './daemon-options.js';
+
+describe('resolvePipelineOptions', () => {
+  it('applies the documented defaults', () => {
+    const o = resolvePipelineOptions({});
+    expect(o.prefix).toBe('/components/galera');
+    expect(o.configPath).toBe('/etc/haproxy/haproxy.cfg');
+    expect(o.haproxyBin).toBe('haproxy');
+    expect(o.minServers).toBe(1);
+    expect(o.wait).toEqual({ minMs: 20, maxMs: 200 });
+    expect(o.resyncMs).toBe(300_000);
+  });
+
+  it('normalises a trailing slash on the prefix', () => {
+    expect(resolvePipelineOptions({ prefix: '/components/galera/' }).prefix).toBe('/components/galera');
+  });
+
+  it('rejects bad values with one line naming the flag', () => {
+    expect(() => resolvePipelineOptions({ prefix: 'components' })).toThrow('--prefix must start with "/"');
+    expect(() => resolvePipelineOptions({ minServers: '-1' })).toThrow(/--min-servers "-1" is not a whole number/);
+    expect(() => resolvePipelineOptions({ minServers: '1.5' })).toThrow(/--min-servers/);
+    expect(() => resolvePipelineOptions({ wait: 'soon' })).toThrow(/--wait/);
+    expect(() => resolvePipelineOptions({ logLevel: 'loud' })).toThrow(/--log-level "loud"/);
+    expect(() => resolvePipelineOptions({ config: '/etc/haproxy/x\n.cfg' })).toThrow(/--config must not contain control characters/);
+    expect(() => resolvePipelineOptions({ drainTimeout: '10 years' })).toThrow(/--drain-timeout/);
+  });
+});
+
+describe('parseReloadCmd', () => {
+  it('splits words or reads a JSON array, never through a shell', () => {
+    expect(parseReloadCmd('systemctl reload haproxy')).toEqual(['systemctl', 'reload', 'haproxy']);
+    expect(parseReloadCmd('["/bin/kill", "-USR2", "1"]')).toEqual(['/bin/kill', '-USR2', '1']);
+    expect(parseReloadCmd('echo $(rm -rf /)')).toEqual(['echo', '$(rm', '-rf', '/)']);
+  });
+
+  it('rejects an empty command and malformed JSON', () => {
+    expect(() => parseReloadCmd('   ')).toThrow(/must name a program/);
+    expect(() => parseReloadCmd('["a", ')).toThrow(/not a valid JSON array/);
+    expect(() => parseReloadCmd('[1, 2]')).toThrow();
+  });
+});

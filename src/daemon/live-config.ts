@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+import { checkConfig, commitStaged, type CheckResult } from '../check/haproxy-check.js';
+
+export interface StagedCheck {
+  readonly ok: boolean;
+  readonly stagedPath: string;
+  readonly diagnostics: CheckResult['diagnostics'];
+  /** The first alert, or the exit status when haproxy printed none: one line for the log. */
+  readonly summary: string;
+}
+
+/** The haproxy.cfg the daemon manages: read it, prove a candidate on a staged copy, swap it in. */
+export interface LiveConfig {
+  readonly path: string;
+  read(): Promise<string | null>;
+  /** True when two configs differ at most in the generated header (the etcd revision comment). */
+  equivalent(a: string, b: string): boolean;
+  check(text: string): Promise<StagedCheck>;
+  commit(staged: StagedCheck): Promise<void>;
+}
+
+/** Header comments that carry the revision change on every etcd write; they are not a config change. */
+const REVISION_COMMENT = /^#.*\brevision\b.*$/gm;
+
+export function stripRevisionComments(config: string): string {
+  return config.replace(REVISION_COMMENT, '');
+}
+
+export function createLiveConfig(options: { path: string; haproxyBin: string; checkTimeoutMs: number }): LiveConfig {
+  return {
+    path: options.path,
+    async read() {
+      try {
+        return await readFile(options.path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    equivalent(a, b) {
+      return a === b || stripRevisionComments(a) === stripRevisionComments(b);
+    },
+    async check(text) {
+      const result = await checkConfig({
+        haproxyBin: options.haproxyBin,
+        configText: text,
+        targetPath: options.path,
+        timeoutMs: options.checkTimeoutMs,
+      });
+      const first = result.diagnostics.find((d) => d.level === 'ALERT') ?? result.diagnostics[0];
+      const summary = first ? `${first.file ?? ''}${first.line === undefined ? '' : `:${first.line}`} ${first.message}`.trim() : 'no alert printed';
+      return { ok: result.ok, stagedPath: result.stagedPath, diagnostics: result.diagnostics, summary };
+    },
+    async commit(staged) {
+      await commitStaged(staged.stagedPath, options.path);
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { decodeCluster } from '../model/decode-cluster.js';
+import type { ClusterState } from '../model/types.js';
+import type { SourceView } from '../source/types.js';
+import type { Applier } from '../apply/types.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
+import { describeError } from '../errors.js';
+import { diffNodes } from './node-changes.js';
+import type { LiveConfig } from './live-config.js';
+
+/** Renders a decoded state; the daemon does not care which template or engine is behind it. */
+export interface ConfigRenderer {
+  render(state: ClusterState, meta: { revision: string }): string;
+}
+
+export interface SyncDeps {
+  readonly prefix: string;
+  readonly renderer: ConfigRenderer;
+  readonly live: LiveConfig;
+  /** Null for a dry run: render and check, touch nothing. */
+  readonly applier: Applier | null;
+  readonly minServers: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly now?: () => number;
+}
+
+export interface SyncResult {
+  readonly outcome: UpdateOutcome;
+  readonly revision: string;
+  readonly state: ClusterState;
+  /** The config HAProxy should now run (the rendered one, or the kept one when held back). */
+  readonly config: string | null;
+  readonly reason?: string;
+  /** True when the failure may clear by itself (HAProxy busy, socket gone): the loop retries. */
+  readonly retry: boolean;
+}
+
+/**
+ * One pass of the pipeline: decode → guard → render → (unchanged? stop) → check staged → commit → apply.
+ * Every way out is a value with an outcome; the live file is only replaced by a file that passed
+ * `haproxy -c`, and never by one with fewer than `minServers` servers.
+ */
+export async function syncToView(view: SourceView, previous: ClusterState | null, deps: SyncDeps): Promise<SyncResult> {
+  const now = deps.now ?? (() => performance.now());
+  const started = now();
+  const log = deps.logger.child({ revision: view.revision });
+  const state = decodeCluster(deps.prefix, view.kvs);
+  logDecisions(log, previous, state);
+  deps.metrics.nodes.set({ state: 'valid' }, state.nodes.length);
+  deps.metrics.nodes.set({ state: 'rejected' }, state.rejected.length);
+  deps.metrics.nodes.set({ state: 'incomplete' }, state.incomplete.length);
+
+  const finish = (result: Omit<SyncResult, 'revision' | 'state'>): SyncResult => {
+    const seconds = (now() - started) / 1000;
+    deps.metrics.updates.inc({ outcome: result.outcome });
+    deps.metrics.applySeconds.observe({ outcome: result.outcome }, seconds);
+    deps.metrics.unableToSync.set(result.outcome === 'failed' || result.outcome === 'guarded' ? 1 : 0);
+    const line = { outcome: result.outcome, durationMs: Math.round(seconds * 1000), servers: state.nodes.length };
+    if (result.outcome === 'failed') log.error({ ...line, reason: result.reason }, 'sync failed; HAProxy keeps its last good config');
+    else if (result.outcome === 'guarded') log.warn({ ...line, reason: result.reason }, 'sync held back by the guard');
+    else log.info(line, `sync ${result.outcome}`);
+    return { ...result, revision: view.revision, state };
+  };
+
+  if (state.nodes.length < deps.minServers) {
+    return finish({
+      outcome: 'guarded',
+      config: null,
+      reason: `${state.nodes.length} valid node(s) under ${deps.prefix}, fewer than --min-servers ${deps.minServers}: keeping the last config`,
+      retry: false,
+    });
+  }
+
+  let next: string;
+  try {
+    next = deps.renderer.render(state, { revision: view.revision });
+  } catch (err) {
+    return finish({ outcome: 'failed', config: null, reason: `render: ${describeError(err)}`, retry: false });
+  }
+
+  const current = await deps.live.read();
+  if (current !== null && deps.live.equivalent(current, next)) {
+    return finish({ outcome: 'noop', config: current, retry: false });
+  }
+
+  const check = await deps.live.check(next);
+  if (!check.ok) {
+    for (const d of check.diagnostics) log.error({ check: d }, `haproxy -c: ${d.message}`);
+    return finish({ outcome: 'failed', config: null, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
+  }
+  if (deps.applier === null) {
+    return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false });
+  }
+  try {
+    await deps.live.commit(check);
+  } catch (err) {
+    return finish({ outcome: 'failed', config: null, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
+  }
+  const applied = await deps.applier.apply({ previous: current, next, revision: view.revision });
+  if (applied.plan.reloadReasons.length > 0) log.info({ reasons: applied.plan.reloadReasons }, 'reload reasons');
+  if (applied.outcome === 'failed') {
+    return finish({ outcome: 'failed', config: next, reason: `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`, retry: true });
+  }
+  return finish({ outcome: applied.outcome, config: next, retry: false });
+}
+
+function logDecisions(log: Logger, previous: ClusterState | null, state: ClusterState): void {
+  const changes = diffNodes(previous, state);
+  for (const n of changes.added) log.info({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node added');
+  for (const n of changes.removed) log.info({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node removed');
+  for (const c of changes.changed) {
+    log.info(
+      { node: c.to.id, server: c.to.name, from: `${c.from.address}:${c.from.port} w${c.from.weight}${c.from.backup ? ' backup' : ''}`, to: `${c.to.address}:${c.to.port} w${c.to.weight}${c.to.backup ? ' backup' : ''}` },
+      'node changed',
+    );
+  }
+  for (const r of changes.newlyRejected) log.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
+}

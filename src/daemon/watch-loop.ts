@@ -1,0 +1,142 @@
+import type { ClusterSource, SourceView } from '../source/types.js';
+import type { ClusterState } from '../model/types.js';
+import { Quiescence, systemClock, type Clock, type Wait } from '../plan/quiescence.js';
+import { describeError } from '../errors.js';
+import { syncToView, type SyncDeps, type SyncResult } from './sync-pass.js';
+
+export interface WatchLoopOptions {
+  readonly wait: Wait;
+  /** How often to compare HAProxy's runtime with the file and repair drift; 0 disables. */
+  readonly resyncMs: number;
+  /** Backoff for retryable failures (HAProxy socket gone, reload not confirmed). */
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+/**
+ * The daemon's loop and nothing else: source events in, debounce, one sync pass at a time (events that
+ * arrive meanwhile are folded into the next pass), retries with backoff, periodic drift repair.
+ */
+export class WatchLoop {
+  private readonly quiescence: Quiescence;
+  private latest: SourceView | null = null;
+  private previousState: ClusterState | null = null;
+  private applied: { config: string; revision: string } | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private retryDelay: number;
+  private retryTimer: unknown = null;
+  private resyncTimer: unknown = null;
+  private stopped = false;
+  private readonly passListeners: ((result: SyncResult) => void)[] = [];
+
+  constructor(
+    private readonly source: ClusterSource,
+    private readonly deps: SyncDeps,
+    private readonly options: WatchLoopOptions,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.quiescence = new Quiescence(options.wait, () => this.kick(), clock);
+    this.retryDelay = options.retryMinMs;
+  }
+
+  /** Subscribes to the result of every pass (tests, the status endpoint). */
+  onPass(listener: (result: SyncResult) => void): void {
+    this.passListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    await this.source.start({
+      onChange: (view) => {
+        this.latest = view;
+        this.quiescence.poke();
+      },
+      onHealth: (health) => {
+        if (health.lastHeardAt !== null) this.deps.metrics.etcdLastHeard.set(health.lastHeardAt / 1000);
+      },
+    });
+    if (this.latest === null) {
+      this.deps.logger.warn({ config: this.deps.live.path }, 'no snapshot from etcd yet: HAProxy keeps the config on disk until etcd answers');
+    }
+    this.scheduleResync();
+  }
+
+  /** Asks for a pass over the latest view, e.g. after the template file changed. */
+  poke(): void {
+    if (this.latest !== null) this.quiescence.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.quiescence.cancel();
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
+    if (this.resyncTimer !== null) this.clock.clearTimeout(this.resyncTimer);
+    await this.running;
+    await this.source.close();
+  }
+
+  private kick(): void {
+    if (this.stopped || this.latest === null) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const view = this.latest;
+    this.running = this.pass(view).finally(() => {
+      this.running = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async pass(view: SourceView): Promise<void> {
+    let result: SyncResult;
+    try {
+      result = await syncToView(view, this.previousState, this.deps);
+    } catch (err) {
+      // A bug or an unexpected I/O error: keep the daemon alive and try again later.
+      this.deps.logger.error({ revision: view.revision, err: describeError(err) }, 'sync pass threw; will retry');
+      this.scheduleRetry();
+      return;
+    }
+    this.previousState = result.state;
+    if (result.config !== null && result.outcome !== 'failed') this.applied = { config: result.config, revision: result.revision };
+    for (const listener of this.passListeners) listener(result);
+    if (result.retry) this.scheduleRetry();
+    else this.retryDelay = this.options.retryMinMs;
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer !== null) return;
+    const jitter = 0.8 + Math.random() * 0.4;
+    const delay = Math.round(this.retryDelay * jitter);
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
+    this.deps.logger.info({ inMs: delay }, 'retrying sync');
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
+  }
+
+  private scheduleResync(): void {
+    if (this.stopped || this.options.resyncMs <= 0) return;
+    this.resyncTimer = this.clock.setTimeout(() => {
+      this.resyncTimer = null;
+      void this.resync().finally(() => this.scheduleResync());
+    }, this.options.resyncMs);
+  }
+
+  private async resync(): Promise<void> {
+    const applier = this.deps.applier;
+    if (applier === null || this.applied === null || this.running) return;
+    const { config, revision } = this.applied;
+    const result = await applier.reconcile(config, revision);
+    if (result.outcome === 'failed') {
+      this.deps.logger.error({ revision, err: result.error ? describeError(result.error) : undefined }, 'drift repair failed');
+    } else if (result.plan.runtimeOps.length > 0 || result.plan.reloadReasons.length > 0) {
+      this.deps.logger.warn({ revision, ops: result.plan.runtimeOps.length, reasons: result.plan.reloadReasons }, 'HAProxy had drifted from the config; repaired');
+    }
+  }
+}

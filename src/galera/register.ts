@@ -1,0 +1,220 @@
+import type { Etcd3, Lease } from 'etcd3';
+import { SourceError, describeError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import { sleep, whenAborted } from './abortable-sleep.js';
+import { createBackoff } from './backoff.js';
+import { probeHealthUrl, type HealthProbe } from './health-probe.js';
+import { buildRegistrationKeys, type RegistrationLayout } from './registration-keys.js';
+import { validateRegistration } from './validate-registration.js';
+
+export interface RegistrationOptions {
+  readonly id: string;
+  readonly ip: string;
+  readonly port: number;
+  /** Informational, written as `<prefix>/<id>/host` in the seed layout. */
+  readonly host?: string;
+  /** Lease TTL: how long a node that died without revoking stays registered. @default 10 */
+  readonly ttlSeconds: number;
+  readonly layout: RegistrationLayout;
+  readonly prefix: string;
+  /** Register only while this URL answers 200 (typically the node's clustercheck). */
+  readonly whenHealthyUrl?: string;
+  /** @default 1000 */
+  readonly healthIntervalMs?: number;
+  /** @default 1000 */
+  readonly healthTimeoutMs?: number;
+  /** Consecutive failed probes before deregistering; 1 flake must not drop a healthy node. @default 2 */
+  readonly healthFall?: number;
+  readonly client: Etcd3;
+}
+
+export type RegistrationEvent =
+  | { readonly type: 'registered'; readonly leaseId: string; readonly keys: readonly string[] }
+  | { readonly type: 'deregistered'; readonly reason: 'unhealthy' | 'stopped' }
+  | { readonly type: 'lost'; readonly error: string };
+
+export interface RegistrationDeps {
+  readonly logger: Logger;
+  /** Abort to stop: the lease is revoked so the node leaves at once. */
+  readonly signal: AbortSignal;
+  readonly probe?: HealthProbe;
+  readonly onEvent?: (event: RegistrationEvent) => void;
+}
+
+/** Bounds the revoke on shutdown: with etcd down the lease simply expires after its TTL. */
+const REVOKE_TIMEOUT_MS = 3_000;
+
+type Ending = { kind: 'lost'; error: unknown } | { kind: 'unhealthy'; detail: string } | { kind: 'aborted' };
+
+/**
+ * Keeps one node registered under the prefix until the signal aborts. Resolves after the final
+ * revoke; never rejects for etcd trouble (that is retried with backoff), only for invalid options.
+ */
+export async function runRegistration(options: RegistrationOptions, deps: RegistrationDeps): Promise<void> {
+  const record = validateRegistration(options);
+  const kvs = buildRegistrationKeys(options.prefix, options.layout, record);
+  const { logger, signal } = deps;
+  const probe = deps.probe ?? probeHealthUrl;
+  const log = logger.child({ id: record.id, keys: kvs.map((kv) => kv.key) });
+  const backoff = createBackoff();
+  const interval = options.healthIntervalMs ?? 1_000;
+  const timeout = options.healthTimeoutMs ?? 1_000;
+
+  while (!signal.aborted) {
+    if (options.whenHealthyUrl !== undefined) {
+      const healthy = await waitUntilHealthy(options.whenHealthyUrl, probe, interval, timeout, signal, log);
+      if (!healthy) break;
+    }
+
+    let lease: Lease;
+    try {
+      lease = await grantAndWrite(options, kvs);
+    } catch (err) {
+      const delay = backoff.next();
+      log.warn({ err: describeError(err), retryInMs: delay }, 'registration failed; retrying');
+      await sleep(delay, signal);
+      continue;
+    }
+    const leaseId = await lease.grant();
+    backoff.reset();
+    log.info({ leaseId, ttl: options.ttlSeconds }, 'registered');
+    deps.onEvent?.({ type: 'registered', leaseId, keys: kvs.map((kv) => kv.key) });
+
+    const ending = await waitForEnding(lease, options, probe, signal, log);
+    if (ending.kind === 'lost') {
+      const delay = backoff.next();
+      log.warn({ leaseId, err: describeError(ending.error), retryInMs: delay }, 'lease lost; registering again');
+      deps.onEvent?.({ type: 'lost', error: describeError(ending.error) });
+      await sleep(delay, signal);
+      continue;
+    }
+    await revokeQuietly(lease, log);
+    const reason = ending.kind === 'unhealthy' ? 'unhealthy' : 'stopped';
+    log.info({ leaseId, reason, detail: ending.kind === 'unhealthy' ? ending.detail : undefined }, 'deregistered');
+    deps.onEvent?.({ type: 'deregistered', reason });
+  }
+}
+
+async function grantAndWrite(
+  options: RegistrationOptions,
+  kvs: readonly { key: string; value: string }[],
+): Promise<Lease> {
+  const { client } = options;
+  const lease = client.lease(options.ttlSeconds, { autoKeepAlive: true });
+  try {
+    const leaseId = await lease.grant();
+    const ops = kvs.map((kv) => client.put(kv.key).value(kv.value).lease(leaseId));
+    const first = kvs[0];
+    if (first === undefined) throw new SourceError('ETCD_UNAVAILABLE', 'no keys to register');
+    // One transaction so a watcher never sees `port` without `ip`; the compare always holds, it is
+    // only there because etcd3's builder starts a transaction with one.
+    await client.if(first.key, 'Version', '>', -1).then(...ops).else(...ops).commit();
+    return lease;
+  } catch (err) {
+    lease.release();
+    await lease.revoke({ deadline: Date.now() + 1_000 }).catch(() => undefined);
+    throw new SourceError('ETCD_UNAVAILABLE', `could not register ${kvs.map((kv) => kv.key).join(', ')}`, {
+      cause: err,
+      retryable: true,
+    });
+  }
+}
+
+async function waitForEnding(
+  lease: Lease,
+  options: RegistrationOptions,
+  probe: HealthProbe,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Ending> {
+  const local = new AbortController();
+  const onKeepaliveFailed = (): void => {
+    // Recoverable: the lease is only gone when etcd says so or the TTL has surely passed.
+    log.warn('lease keepalive failed; retrying');
+  };
+  lease.on('keepaliveFailed', onKeepaliveFailed);
+  const lost = new Promise<Ending>((resolve) => {
+    lease.once('lost', (error) => resolve({ kind: 'lost', error }));
+  });
+  const aborted = whenAborted(signal).then((): Ending => ({ kind: 'aborted' }));
+  const contenders = [lost, aborted];
+  if (options.whenHealthyUrl !== undefined) {
+    contenders.push(
+      watchUntilUnhealthy(
+        options.whenHealthyUrl,
+        probe,
+        options.healthIntervalMs ?? 1_000,
+        options.healthTimeoutMs ?? 1_000,
+        options.healthFall ?? 2,
+        local.signal,
+        log,
+      ),
+    );
+  }
+  try {
+    return await Promise.race(contenders);
+  } finally {
+    local.abort();
+    lease.off('keepaliveFailed', onKeepaliveFailed);
+  }
+}
+
+async function waitUntilHealthy(
+  url: string,
+  probe: HealthProbe,
+  intervalMs: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<boolean> {
+  let lastDetail = '';
+  while (!signal.aborted) {
+    const result = await probe(url, timeoutMs);
+    if (result.healthy) return true;
+    if (result.detail !== lastDetail) {
+      log.info({ url, detail: result.detail }, 'waiting for the node to become healthy');
+      lastDetail = result.detail;
+    }
+    await sleep(intervalMs, signal);
+  }
+  return false;
+}
+
+async function watchUntilUnhealthy(
+  url: string,
+  probe: HealthProbe,
+  intervalMs: number,
+  timeoutMs: number,
+  fall: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Ending> {
+  let failures = 0;
+  for (;;) {
+    await sleep(intervalMs, signal);
+    // Never settles once stopped: the race has already been decided by something else.
+    if (signal.aborted) return new Promise<Ending>(() => undefined);
+    const result = await probe(url, timeoutMs);
+    if (signal.aborted) return new Promise<Ending>(() => undefined);
+    if (result.healthy) {
+      failures = 0;
+      continue;
+    }
+    failures += 1;
+    log.warn({ url, detail: result.detail, failures, fall }, 'health check failed');
+    if (failures >= fall) return { kind: 'unhealthy', detail: result.detail };
+  }
+}
+
+async function revokeQuietly(lease: Lease, log: Logger): Promise<void> {
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), REVOKE_TIMEOUT_MS).unref());
+  try {
+    const outcome = await Promise.race([
+      lease.revoke({ deadline: Date.now() + REVOKE_TIMEOUT_MS }).then(() => 'revoked' as const),
+      timer,
+    ]);
+    if (outcome === 'timeout') log.warn('lease revoke timed out; the node leaves when the TTL expires');
+  } catch (err) {
+    log.warn({ err: describeError(err) }, 'lease revoke failed; the node leaves when the TTL expires');
+  }
+}

@@ -1,0 +1,40 @@
+import type { KeyValue } from '../model/types.js';
+
+/** How a node is written under the prefix; both are read back by the watcher's decoder. */
+export type RegistrationLayout = 'seed' | 'flat';
+
+export interface RegistrationRecord {
+  readonly id: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly host?: string;
+}
+
+/** `/components/galera/` and `/components/galera` name the same prefix. */
+export function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  return trimmed === '' ? '' : trimmed;
+}
+
+/**
+ * The keys one node owns. Seed layout keeps the confd-era shape (`<prefix>/<id>/{ip,port,host}`) so
+ * existing readers keep working; flat layout is one JSON value, which a reader sees appear atomically.
+ */
+export function buildRegistrationKeys(
+  prefix: string,
+  layout: RegistrationLayout,
+  record: RegistrationRecord,
+): KeyValue[] {
+  const base = `${normalizePrefix(prefix)}/${record.id}`;
+  if (layout === 'flat') {
+    return [{ key: base, value: JSON.stringify({ ip: record.ip, port: record.port }) }];
+  }
+  const kvs: KeyValue[] = [
+    { key: `${base}/ip`, value: record.ip },
+    { key: `${base}/port`, value: String(record.port) },
+  ];
+  if (record.host !== undefined && record.host !== '') {
+    kvs.push({ key: `${base}/host`, value: record.host });
+  }
+  return kvs;
+}

@@ -1,0 +1,290 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCluster, normalizePrefix } from './decode-cluster.js';
+import type { KeyValue } from './types.js';
+
+const P = '/components/galera';
+
+function kvs(map: Record<string, string>): KeyValue[] {
+  return Object.entries(map).map(([key, value]) => ({ key, value }));
+}
+
+/** Decodes one flat value under id `n1`. */
+function flat(value: string) {
+  return decodeCluster(P, [{ key: `${P}/n1`, value }]);
+}
+
+describe('decodeCluster layouts', () => {
+  it('decodes the seed layout with ip, port and host', () => {
+    const state = decodeCluster(
+      P,
+      kvs({
+        [`${P}/db1/ip`]: '10.0.0.1',
+        [`${P}/db1/port`]: '3307',
+        [`${P}/db1/host`]: 'db1.example.org',
+        [`${P}/db1/service_instance_name`]: 'mariadb-db1',
+      }),
+    );
+    expect(state.rejected).toEqual([]);
+    expect(state.nodes).toEqual([
+      {
+        id: 'db1',
+        name: 'db1',
+        address: '10.0.0.1',
+        port: 3307,
+        weight: 1,
+        backup: false,
+        host: 'db1.example.org',
+        keys: [`${P}/db1/host`, `${P}/db1/ip`, `${P}/db1/port`, `${P}/db1/service_instance_name`],
+      },
+    ]);
+  });
+
+  it('applies defaults: port 3306, weight 1, backup false', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/db1/ip`]: '10.0.0.1' }));
+    expect(state.nodes[0]).toMatchObject({ port: 3306, weight: 1, backup: false });
+    expect(state.nodes[0]?.host).toBeUndefined();
+  });
+
+  it('reads weight and backup in the seed layout', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/weight`]: '0', [`${P}/a/backup`]: 'true' }));
+    expect(state.nodes[0]).toMatchObject({ weight: 0, backup: true });
+  });
+
+  it('treats a seed node without ip as incomplete, not rejected', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/db1/port`]: '3306', [`${P}/db1/host`]: 'db1' }));
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected).toEqual([]);
+    expect(state.incomplete).toEqual([{ key: `${P}/db1/ip`, id: 'db1', reason: expect.stringContaining('no "ip"') }]);
+  });
+
+  it.each([
+    ['10.0.0.1', '10.0.0.1', 3306],
+    ['10.0.0.1:3307', '10.0.0.1', 3307],
+    ['[2001:db8::1]:3307', '2001:db8::1', 3307],
+    ['[2001:db8::1]', '2001:db8::1', 3306],
+    ['2001:db8::1', '2001:db8::1', 3306],
+    ['::1:3306', '::1:3306', 3306],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1', 3306],
+    ['db-1.example.org:3307', 'db-1.example.org', 3307],
+    ['DB1.Example.org', 'db1.example.org', 3306],
+    ['localhost', 'localhost', 3306],
+    ['  10.0.0.1:3306\n', '10.0.0.1', 3306],
+    ['10.0.0.1: 3306', null, 0],
+  ])('flat value %j', (value, address, port) => {
+    const state = flat(value);
+    if (address === null) {
+      expect(state.nodes).toEqual([]);
+      expect(state.rejected).toHaveLength(1);
+    } else {
+      expect(state.rejected).toEqual([]);
+      expect(state.nodes[0]).toMatchObject({ id: 'n1', address, port, weight: 1, backup: false });
+    }
+  });
+
+  it('decodes flat JSON with every field', () => {
+    const state = flat('{"ip":"10.0.0.5","port":3310,"weight":10,"backup":true,"host":"db5"}');
+    expect(state.nodes[0]).toMatchObject({ address: '10.0.0.5', port: 3310, weight: 10, backup: true, host: 'db5' });
+  });
+
+  it('decodes JSON with IPv6 in brackets or bare', () => {
+    expect(flat('{"ip":"[::1]"}').nodes[0]?.address).toBe('::1');
+    expect(flat('{"ip":"fd00::2","port":3306}').nodes[0]?.address).toBe('fd00::2');
+  });
+
+  it('mixes all three layouts under one prefix, normalising a trailing slash', () => {
+    const state = decodeCluster(
+      `${P}///`,
+      kvs({
+        [`${P}/c/ip`]: '10.0.0.3',
+        [`${P}/a`]: '10.0.0.1:3306',
+        [`${P}/b`]: '{"ip":"10.0.0.2"}',
+      }),
+    );
+    expect(state.nodes.map((n) => [n.name, n.address])).toEqual([
+      ['a', '10.0.0.1'],
+      ['b', '10.0.0.2'],
+      ['c', '10.0.0.3'],
+    ]);
+    expect(normalizePrefix('/x//')).toBe('/x/');
+    expect(normalizePrefix('/')).toBe('/');
+  });
+
+  it('ignores keys outside the prefix without a rejection', () => {
+    const state = decodeCluster(P, kvs({ [`${P}-old/a`]: '10.0.0.1', '/other/b': '10.0.0.2', [P]: 'x' }));
+    expect(state).toEqual({ nodes: [], rejected: [], incomplete: [] });
+  });
+
+  it('rejects deeper keys and unknown leaves but keeps the node', () => {
+    const state = decodeCluster(
+      P,
+      kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/colour`]: 'blue', [`${P}/a/x/y`]: 'z', [`${P}//ip`]: '10.0.0.9' }),
+    );
+    expect(state.nodes.map((n) => n.id)).toEqual(['a']);
+    expect(state.rejected.map((r) => r.key).sort()).toEqual([`${P}//ip`, `${P}/a/colour`, `${P}/a/x/y`]);
+    expect(state.rejected.find((r) => r.key.endsWith('colour'))?.reason).toMatch(/unknown field "colour"/);
+    expect(state.rejected.find((r) => r.key.endsWith('x/y'))?.reason).toMatch(/deeper/);
+  });
+
+  it('rejects an id registered in both the flat and the seed layout', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a`]: '10.0.0.1', [`${P}/a/ip`]: '10.0.0.1' }));
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected[0]?.reason).toMatch(/both as a flat value/);
+  });
+
+  it('keeps a node with a bad informational host, reporting the host key', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/host`]: 'bad host\nname' }));
+    expect(state.nodes).toHaveLength(1);
+    expect(state.rejected).toEqual([{ key: `${P}/a/host`, id: 'a', reason: expect.stringContaining('node kept') }]);
+  });
+
+  it('rejects the later id (sorted) for a duplicate address:port, whatever the key order', () => {
+    const forward = kvs({ [`${P}/a`]: '10.0.0.1', [`${P}/b/ip`]: '10.0.0.1', [`${P}/b/port`]: '3306' });
+    for (const order of [forward, [...forward].reverse()]) {
+      const state = decodeCluster(P, order);
+      expect(state.nodes.map((n) => n.id)).toEqual(['a']);
+      expect(state.rejected).toEqual([
+        { key: `${P}/b/ip`, id: 'b', reason: expect.stringContaining('10.0.0.1:3306 is already registered by id "a"') },
+      ]);
+    }
+  });
+
+  it('treats two spellings of one IPv6 address as a duplicate', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a`]: '[fd00::1]:3306', [`${P}/b`]: '[FD00:0::1]' }));
+    expect(state.nodes.map((n) => n.id)).toEqual(['a']);
+    expect(state.rejected[0]?.reason).toContain('[fd00::1]:3306 is already registered');
+  });
+
+  it('allows one address on two ports', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a`]: '10.0.0.1:3306', [`${P}/b`]: '10.0.0.1:3307' }));
+    expect(state.nodes).toHaveLength(2);
+  });
+
+  it('gives unique names even when an id spells out another id\'s hashed name', () => {
+    const first = decodeCluster(P, kvs({ [`${P}/db 1`]: '10.0.0.1' }));
+    const hashed = first.nodes[0]?.name ?? '';
+    expect(hashed).toMatch(/^db_1-[0-9a-f]{8}$/);
+    const state = decodeCluster(P, kvs({ [`${P}/db 1`]: '10.0.0.1', [`${P}/${hashed}`]: '10.0.0.2' }));
+    const names = state.nodes.map((n) => n.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(state.nodes).toHaveLength(1);
+    expect(state.rejected[0]?.reason).toMatch(/already used by id/);
+  });
+
+  it('sorts nodes by name and lists the keys each came from', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/z`]: '10.0.0.3', [`${P}/m/ip`]: '10.0.0.2', [`${P}/a`]: '10.0.0.1' }));
+    expect(state.nodes.map((n) => n.name)).toEqual(['a', 'm', 'z']);
+    expect(state.nodes[1]?.keys).toEqual([`${P}/m/ip`]);
+  });
+});
+
+/** Hostile or malformed values: each must be rejected with a reason, and never become a node. */
+const HOSTILE_FLAT: ReadonlyArray<readonly [string, RegExp]> = [
+  ['10.0.0.1:3306\n  server evil 6.6.6.6:3306', /control character U\+000A/],
+  ['10.0.0.1\r\nserver evil 6.6.6.6', /control character U\+000D/],
+  ['10.0.0.1\t:3306', /control character U\+0009/],
+  ['10.0.0.1\u0000', /control character U\+0000/],
+  ['10.0.0.1\u2028', /control character U\+2028/],
+  ['10.0.0.1\u0085', /control character U\+0085/],
+  ['10.0.0.1 #comment', /'#'/],
+  ['10.0.0.1#', /'#'/],
+  ['10.0.0.1 3306', /host name|IPv4/],
+  ['10.0.0.1 weight 100', /host name|IPv4/],
+  ['', /empty/],
+  ['   ', /empty/],
+  ['10.0.0.1:0', /port "0" is out of range 1-65535/],
+  ['10.0.0.1:65536', /port "65536" is out of range 1-65535/],
+  ['10.0.0.1:99999', /port "99999" is out of range 1-65535/],
+  ['10.0.0.1:-1', /port "-1" is not a decimal integer/],
+  ['10.0.0.1:1e3', /port "1e3" is not a decimal integer/],
+  ['10.0.0.1:0x10', /port "0x10" is not a decimal integer/],
+  ['10.0.0.1:03306', /leading zero/],
+  ['10.0.0.1:', /port "" is not a decimal integer/],
+  ['10.0.0.1:3306.0', /not a decimal integer/],
+  [':3306', /no address/],
+  ['010.0.0.1', /leading zero/],
+  ['10.0.0.256', /out of range 0-255/],
+  ['10.0.0', /neither a valid IPv4 address nor a host name|dotted-quad/],
+  ['1.2.3.4.5', /dotted-quad/],
+  ['0.0.0.0', /unspecified/],
+  ['[::]', /unspecified/],
+  ['fe80::1%eth0', /zone id/],
+  ['[fe80::1%25eth0]:3306', /zone id/],
+  ['[2001:db8::1', /\[ipv6\]/],
+  ['[10.0.0.1]:3306', /not a valid IPv6/],
+  ['2001:db8::g', /not a valid IPv6/],
+  ['[2001:db8::1]:3306:1', /port "3306:1" is not a decimal integer/],
+  ['dbé.example.org', /only letters, digits/],
+  ['db\u200b1', /only letters, digits/],
+  ['-db1.example.org', /starting or ending with '-'/],
+  ['db1-.example.org', /starting or ending with '-'/],
+  ['db1..example.org', /empty label/],
+  [`${'a'.repeat(64)}.example.org`, /longer than 63/],
+  [`${'abcdefghi.'.repeat(26)}org`, /1-253 characters/],
+  ['db_1.example.org', /only letters, digits/],
+  ['x'.repeat(2000), /max 1024/],
+  // JSON: wrong types, extra keys, nested objects, huge numbers, escaped control characters.
+  ['{"ip":"10.0.0.1","port":"3306"}', /"port" must be an integer, got string/],
+  ['{"ip":"10.0.0.1","port":3306.5}', /not an integer/],
+  ['{"ip":"10.0.0.1","port":1e400}', /not an integer/],
+  ['{"ip":"10.0.0.1","port":70000}', /out of range 1-65535/],
+  ['{"ip":"10.0.0.1","weight":257}', /weight "257" is out of range 0-256/],
+  ['{"ip":"10.0.0.1","weight":-1}', /out of range 0-256/],
+  ['{"ip":"10.0.0.1","weight":"10"}', /"weight" must be an integer/],
+  ['{"ip":"10.0.0.1","backup":"true"}', /"backup" must be true or false/],
+  ['{"ip":"10.0.0.1","backup":1}', /"backup" must be true or false/],
+  ['{"ip":"10.0.0.1","wieght":10}', /unknown key "wieght"/],
+  ['{"ip":{"v4":"10.0.0.1"}}', /"ip" must be a string, got an object/],
+  ['{"ip":["10.0.0.1"]}', /"ip" must be a string, got an array/],
+  ['{"ip":null}', /got null/],
+  ['{"port":3306}', /no "ip"/],
+  ['{"ip":"10.0.0.1\\n  server evil 6.6.6.6:3306"}', /control character U\+000A/],
+  ['{"ip":"10.0.0.1","host":"evil\\nhost"}', /control character/],
+  ['{"ip":"10.0.0.1",', /not valid JSON/],
+  ['{"ip":"10.0.0.1"} trailing', /not valid JSON/],
+  ['[1,2]', /"1,2" is not a valid IPv6 address/],
+];
+
+describe('decodeCluster rejects hostile values', () => {
+  it.each(HOSTILE_FLAT)('flat %j', (value, reason) => {
+    const state = flat(value);
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected).toHaveLength(1);
+    expect(state.rejected[0]).toMatchObject({ key: `${P}/n1`, id: 'n1' });
+    expect(state.rejected[0]?.reason).toMatch(reason);
+    // One line an operator can read: the reason never carries the raw control characters.
+    expect(state.rejected[0]?.reason).not.toMatch(/[\u0000-\u001f]/);
+  });
+
+  it.each([
+    ['ip', '10.0.0.1\nserver evil 6.6.6.6', /control character/],
+    ['ip', '999.1.1.1', /out of range/],
+    ['port', ' 3306 x', /not a decimal integer/],
+    ['port', '65536', /out of range/],
+    ['weight', '300', /out of range 0-256/],
+    ['weight', 'ten', /not a decimal integer/],
+    ['backup', 'yes', /must be "true" or "false"/],
+  ])('seed field %s = %j', (leaf, value, reason) => {
+    const base = { [`${P}/n1/ip`]: '10.0.0.1' };
+    const state = decodeCluster(P, kvs({ ...base, [`${P}/n1/${leaf}`]: value }));
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected).toEqual([{ key: `${P}/n1/${leaf}`, id: 'n1', reason: expect.stringMatching(reason) }]);
+  });
+
+  it('accepts a port with surrounding whitespace, which is trimmed', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/n1/ip`]: '10.0.0.1', [`${P}/n1/port`]: ' 3306 ' }));
+    expect(state.nodes[0]?.port).toBe(3306);
+  });
+
+  it('accepts ids with odd characters, naming them safely', () => {
+    const odd = ['db 1', 'db\n1', 'dé1', '../etc', 'x'.repeat(100), 'a:b', 'server evil'];
+    const state = decodeCluster(
+      P,
+      odd.map((id, i) => ({ key: `${P}/${id}`, value: `10.0.1.${i + 1}` })),
+    );
+    expect(state.rejected.filter((r) => !r.reason.includes('unknown field'))).toEqual([]);
+    for (const node of state.nodes) expect(node.name).toMatch(/^[A-Za-z0-9_.:-]{1,41}$/);
+    expect(new Set(state.nodes.map((n) => n.name)).size).toBe(state.nodes.length);
+    // `../etc` has a slash, so it is a seed-layout key with an unknown field, not an id.
+    expect(state.rejected).toHaveLength(1);
+  });
+});

@@ -1,0 +1,191 @@
+import { checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
+import { serverNameFor } from './server-name.js';
+import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
+import {
+  DEFAULT_PORT,
+  DEFAULT_WEIGHT,
+  checkAddress,
+  checkBackupText,
+  checkIPv6,
+  checkPortText,
+  checkWeightText,
+  cleanValue,
+  type Checked,
+} from './validate-address.js';
+
+/**
+ * Leaf keys of the seed layout `<prefix>/<id>/<leaf>`. `weight` and `backup` extend the seed's layout so
+ * that it can say everything the JSON form can; `service_instance_name` is written by the seed's
+ * registration loop and carries nothing HAProxy needs.
+ */
+const SEED_LEAVES = ['ip', 'port', 'host', 'weight', 'backup', 'service_instance_name'] as const;
+type SeedLeaf = (typeof SEED_LEAVES)[number];
+
+interface IdEntry {
+  flat?: KeyValue;
+  leaves: Map<SeedLeaf, KeyValue>;
+}
+
+/** `/a/b/` and `/a/b` name one prefix; the result always ends with exactly one `/`. */
+export function normalizePrefix(prefix: string): string {
+  return `${prefix.replace(/\/+$/, '')}/`;
+}
+
+/**
+ * Decodes every key under `prefix` into validated nodes. Three layouts may be mixed under one prefix:
+ * the seed's `<id>/ip`, `<id>/port`, `<id>/host`; flat `<id>` = `ip`, `ip:port` or `[ipv6]:port`; and
+ * flat JSON. Nothing here throws on bad input: each bad key or node becomes a {@link Rejection} with a
+ * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering).
+ *
+ * Ids are processed in sorted order (UTF-16 code units, not locale), which makes two guarantees
+ * independent of the order etcd returned the keys in:
+ * - one address:port registered under two ids is rejected for the later id: two servers pointing at one
+ *   node would double its share of the traffic;
+ * - server names are unique: {@link serverNameFor} already makes distinct ids give distinct names unless
+ *   an id spells out another id's hashed name, and that later id is rejected too.
+ * Keys outside the prefix (such as `/components/galera-old/…` matched by a bare range read) are skipped.
+ */
+export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>): ClusterState {
+  const base = normalizePrefix(prefix);
+  const rejected: Rejection[] = [];
+  const incomplete: Rejection[] = [];
+  const entries = new Map<string, IdEntry>();
+
+  for (const kv of kvs) {
+    if (!kv.key.startsWith(base)) continue;
+    const segments = kv.key.slice(base.length).split('/');
+    const id = segments[0] ?? '';
+    if (id.length === 0) {
+      rejected.push({ key: kv.key, id, reason: `key has no node id after the prefix ${JSON.stringify(base)}` });
+      continue;
+    }
+    if (segments.length > 2) {
+      rejected.push({ key: kv.key, id, reason: `key is deeper than ${base}<id>/<field> and is ignored` });
+      continue;
+    }
+    const entry = entries.get(id) ?? { leaves: new Map<SeedLeaf, KeyValue>() };
+    entries.set(id, entry);
+    const leaf = segments[1];
+    if (leaf === undefined) {
+      entry.flat = kv;
+    } else if (isSeedLeaf(leaf)) {
+      entry.leaves.set(leaf, kv);
+    } else {
+      rejected.push({ key: kv.key, id, reason: `unknown field ${JSON.stringify(leaf)} is ignored (known: ${SEED_LEAVES.join(', ')})` });
+    }
+  }
+
+  const nodes: GaleraNode[] = [];
+  const nameOwner = new Map<string, string>();
+  const endpointOwner = new Map<string, string>();
+  const ids = [...entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+  for (const id of ids) {
+    const entry = entries.get(id);
+    if (entry === undefined) continue;
+    const decoded = decodeEntry(base, id, entry, rejected, incomplete);
+    if (decoded === null) continue;
+    const { endpoint, keys, mainKey } = decoded;
+
+    const name = serverNameFor(id);
+    const nameTaken = nameOwner.get(name);
+    if (nameTaken !== undefined) {
+      rejected.push({ key: mainKey, id, reason: `server name "${name}" is already used by id ${JSON.stringify(nameTaken)}; rename this id` });
+      continue;
+    }
+    const endpointKey = formatEndpoint(endpoint.address, endpoint.port);
+    const endpointTaken = endpointOwner.get(endpointKey);
+    if (endpointTaken !== undefined) {
+      rejected.push({
+        key: mainKey,
+        id,
+        reason: `${endpointKey} is already registered by id ${JSON.stringify(endpointTaken)}; a second server for one node would double its share`,
+      });
+      continue;
+    }
+    nameOwner.set(name, id);
+    endpointOwner.set(endpointKey, id);
+    nodes.push({ id, name, ...endpoint, keys });
+  }
+
+  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { nodes, rejected, incomplete };
+}
+
+/** `addr:port`, with IPv6 in brackets: the form HAProxy and operators both read. */
+export function formatEndpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function isSeedLeaf(leaf: string): leaf is SeedLeaf {
+  return (SEED_LEAVES as readonly string[]).includes(leaf);
+}
+
+interface Decoded {
+  readonly endpoint: Endpoint;
+  readonly keys: string[];
+  /** The key a node-level rejection is reported against. */
+  readonly mainKey: string;
+}
+
+function decodeEntry(base: string, id: string, entry: IdEntry, rejected: Rejection[], incomplete: Rejection[]): Decoded | null {
+  const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
+  if (entry.flat !== undefined && entry.leaves.size > 0) {
+    rejected.push({
+      key: entry.flat.key,
+      id,
+      reason: `id is registered both as a flat value and as ${base}${id}/<field> keys; keep one layout`,
+    });
+    return null;
+  }
+  if (entry.flat !== undefined) {
+    const parsed = parseFlatValue(entry.flat.value);
+    if (!parsed.ok) {
+      rejected.push({ key: entry.flat.key, id, reason: parsed.reason });
+      return null;
+    }
+    return { endpoint: parsed.value, keys: [entry.flat.key], mainKey: entry.flat.key };
+  }
+
+  const ipKv = entry.leaves.get('ip');
+  if (ipKv === undefined) {
+    incomplete.push({ key: `${base}${id}/ip`, id, reason: 'no "ip" key yet (node still registering)' });
+    return null;
+  }
+  const address = field(ipKv, (v) => (/^\[.*\]$/.test(v) ? checkIPv6(v.slice(1, -1)) : checkAddress(v)));
+  const port = optionalField(entry.leaves.get('port'), checkPortText, DEFAULT_PORT);
+  const weight = optionalField(entry.leaves.get('weight'), checkWeightText, DEFAULT_WEIGHT);
+  const backup = optionalField(entry.leaves.get('backup'), checkBackupText, false);
+  for (const [checked, kv] of [
+    [address, ipKv],
+    [port, entry.leaves.get('port')],
+    [weight, entry.leaves.get('weight')],
+    [backup, entry.leaves.get('backup')],
+  ] as const) {
+    if (!checked.ok) {
+      rejected.push({ key: kv?.key ?? ipKv.key, id, reason: checked.reason });
+      return null;
+    }
+  }
+  if (!address.ok || !port.ok || !weight.ok || !backup.ok) return null;
+
+  let host: string | undefined;
+  const hostKv = entry.leaves.get('host');
+  if (hostKv !== undefined) {
+    // Informational only: a bad host name is reported but does not keep a good node out of HAProxy.
+    const checked = checkHostText(hostKv.value);
+    if (checked.ok) host = checked.value;
+    else rejected.push({ key: hostKv.key, id, reason: `${checked.reason} (field ignored, node kept)` });
+  }
+  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup: backup.value };
+  return { endpoint: host === undefined ? endpoint : { ...endpoint, host }, keys: leafKeys.sort(), mainKey: ipKv.key };
+}
+
+function field<T>(kv: KeyValue, check: (value: string) => Checked<T>): Checked<T> {
+  const cleaned = cleanValue(kv.value);
+  return cleaned.ok ? check(cleaned.value) : cleaned;
+}
+
+function optionalField<T>(kv: KeyValue | undefined, check: (value: string) => Checked<T>, fallback: T): Checked<T> {
+  return kv === undefined ? { ok: true, value: fallback } : field(kv, check);
+}

@@ -1,0 +1,146 @@
+import {
+  DEFAULT_PORT,
+  DEFAULT_WEIGHT,
+  checkAddress,
+  checkHostname,
+  checkIPv6,
+  checkPortNumber,
+  checkPortText,
+  checkWeightNumber,
+  cleanValue,
+  quote,
+  type Checked,
+} from './validate-address.js';
+
+/** The fields of a node before it gets its server name. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly backup: boolean;
+  readonly host?: string;
+}
+
+const JSON_KEYS = ['ip', 'port', 'weight', 'backup', 'host'] as const;
+
+/**
+ * One flat value: `ip`, `host`, `ip:port`, `[ipv6]`, `[ipv6]:port`, a bare IPv6 address (all of it is the
+ * address: `::1:3306` is an IPv6 address, write `[::1]:3306` for a port), or a JSON object.
+ */
+export function parseFlatValue(raw: string): Checked<Endpoint> {
+  const cleaned = cleanValue(raw);
+  if (!cleaned.ok) return cleaned;
+  const value = cleaned.value;
+  if (value.startsWith('{')) return parseJsonValue(value);
+
+  let addressText: string;
+  let portText: string | undefined;
+  if (value.startsWith('[')) {
+    const match = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
+    if (!match) return { ok: false, reason: `${quote(value)} is not of the form [ipv6] or [ipv6]:port` };
+    const inner = checkIPv6(match[1] ?? '');
+    if (!inner.ok) return inner;
+    addressText = inner.value;
+    portText = match[2];
+  } else {
+    const colons = value.split(':').length - 1;
+    if (colons === 1) {
+      const at = value.indexOf(':');
+      addressText = value.slice(0, at);
+      portText = value.slice(at + 1);
+      if (addressText.length === 0) return { ok: false, reason: `${quote(value)} has a port but no address` };
+    } else {
+      addressText = value;
+    }
+  }
+
+  const address = checkAddress(addressText);
+  if (!address.ok) return address;
+  let port = DEFAULT_PORT;
+  if (portText !== undefined) {
+    const checked = checkPortText(portText);
+    if (!checked.ok) return checked;
+    port = checked.value;
+  }
+  return { ok: true, value: { address: address.value, port, weight: DEFAULT_WEIGHT, backup: false } };
+}
+
+/**
+ * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "..."}`. Types are strict (a port
+ * written as a string is refused rather than guessed) and unknown keys are refused, so a typo such as
+ * `"wieght"` is reported instead of silently leaving the weight at its default.
+ */
+export function parseJsonValue(value: string): Checked<Endpoint> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return { ok: false, reason: `value is not valid JSON (${detail})` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, reason: 'JSON value must be an object like {"ip":"10.0.0.1","port":3306}' };
+  }
+  const record = parsed as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((k) => !(JSON_KEYS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    return { ok: false, reason: `JSON has unknown key ${quote(unknown[0] ?? '')} (known: ${JSON_KEYS.join(', ')})` };
+  }
+
+  const ip = record['ip'];
+  if (ip === undefined) return { ok: false, reason: 'JSON has no "ip" key' };
+  if (typeof ip !== 'string') return { ok: false, reason: `JSON "ip" must be a string, got ${jsonType(ip)}` };
+  // The JSON string may carry escaped control characters (`\n`), which only exist after parsing.
+  const ipClean = cleanValue(ip);
+  if (!ipClean.ok) return { ok: false, reason: `JSON "ip": ${ipClean.reason}` };
+  const bracketed = /^\[(.*)\]$/.exec(ipClean.value);
+  const address = bracketed ? checkIPv6(bracketed[1] ?? '') : checkAddress(ipClean.value);
+  if (!address.ok) return address;
+
+  const port = readInteger(record, 'port', DEFAULT_PORT, checkPortNumber);
+  if (!port.ok) return port;
+  const weight = readInteger(record, 'weight', DEFAULT_WEIGHT, checkWeightNumber);
+  if (!weight.ok) return weight;
+
+  const backup = record['backup'] ?? false;
+  if (typeof backup !== 'boolean') {
+    return { ok: false, reason: `JSON "backup" must be true or false, got ${jsonType(backup)}` };
+  }
+
+  let host: string | undefined;
+  if (record['host'] !== undefined) {
+    const checked = checkHostText(record['host']);
+    if (!checked.ok) return { ok: false, reason: `JSON "host": ${checked.reason}` };
+    host = checked.value;
+  }
+  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup };
+  return { ok: true, value: host === undefined ? endpoint : { ...endpoint, host } };
+}
+
+/** The informational host name: shown in logs and comments only, but still held to RFC 1123. */
+export function checkHostText(raw: unknown): Checked<string> {
+  if (typeof raw !== 'string') return { ok: false, reason: `host must be a string, got ${jsonType(raw)}` };
+  const cleaned = cleanValue(raw);
+  if (!cleaned.ok) return cleaned;
+  return checkHostname(cleaned.value);
+}
+
+function readInteger(
+  record: Record<string, unknown>,
+  key: 'port' | 'weight',
+  fallback: number,
+  check: (n: number) => Checked<number>,
+): Checked<number> {
+  const raw = record[key];
+  if (raw === undefined) return { ok: true, value: fallback };
+  if (typeof raw !== 'number') return { ok: false, reason: `JSON "${key}" must be an integer, got ${jsonType(raw)}` };
+  return check(raw);
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `string ${quote(value)}`;
+  return `${typeof value} ${String(value)}`;
+}

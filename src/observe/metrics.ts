@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type UpdateOutcome = 'noop' | 'runtime' | 'reload' | 'failed' | 'guarded';
+
+/** Every metric the daemon exports, on a registry of its own (no global state between instances). */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly updates: Counter<'outcome'>;
+  readonly unableToSync: Gauge;
+  readonly nodes: Gauge<'state'>;
+  readonly applySeconds: Histogram<'outcome'>;
+  readonly etcdLastHeard: Gauge;
+  readonly etcdRevision: Gauge;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  return {
+    registry,
+    updates: new Counter({
+      name: 'galera_haproxy_updates_total',
+      help: 'Sync passes by outcome: noop, runtime (Runtime API only), reload, failed, guarded (min-servers held)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    unableToSync: new Gauge({
+      name: 'galera_haproxy_unable_to_sync',
+      help: '1 while the last sync pass failed or was held back, so HAProxy may lag etcd',
+      registers: [registry],
+    }),
+    nodes: new Gauge({
+      name: 'galera_haproxy_nodes',
+      help: 'Galera nodes under the prefix at the last pass, by state (valid, rejected, incomplete)',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    applySeconds: new Histogram({
+      name: 'galera_haproxy_apply_duration_seconds',
+      help: 'Time from the start of a sync pass to a confirmed HAProxy state',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    etcdLastHeard: new Gauge({
+      name: 'galera_haproxy_etcd_last_heard_timestamp_seconds',
+      help: 'When etcd last answered (response, event or progress notification), Unix seconds',
+      registers: [registry],
+    }),
+    etcdRevision: new Gauge({
+      name: 'galera_haproxy_etcd_revision',
+      help: 'etcd revision of the last view applied',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,125 @@
+import type { ServerSpec } from './types.js';
+
+/** A `server` line with the options that are not managed per node (kept verbatim for `add server`). */
+export interface ParsedServer extends ServerSpec {
+  /** Tokens after `<addr>:<port>` other than `weight N` and `backup`, in file order. */
+  readonly options: readonly string[];
+}
+
+/** What a rendered config says about its proxies and servers. */
+export interface ParsedConfig {
+  readonly servers: readonly ParsedServer[];
+  /** `default-server` tokens per listen/backend section (section's own line, else the defaults'). */
+  readonly defaultServer: ReadonlyMap<string, readonly string[]>;
+  /** Names of listen/backend sections, in file order. */
+  readonly backends: readonly string[];
+  /** `server-state-file` from the global section, or null. */
+  readonly serverStateFile: string | null;
+  /** `server-state-base` from the global section, or null. */
+  readonly serverStateBase: string | null;
+}
+
+const SECTION_KEYWORDS = new Set(['global', 'defaults', 'frontend', 'backend', 'listen', 'peers', 'resolvers', 'userlist', 'program', 'http-errors', 'ring', 'mailers', 'cache']);
+const SERVER_SECTIONS = new Set(['listen', 'backend']);
+
+function tokensOf(line: string): string[] {
+  const hash = line.indexOf('#');
+  const code = hash === -1 ? line : line.slice(0, hash);
+  return code.trim().split(/\s+/).filter((t) => t.length > 0);
+}
+
+/** Splits `addr:port`, `[v6]:port` or a bare v6 with a trailing `:port`; port 0 when absent. */
+export function splitAddress(value: string): { address: string; port: number } {
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (bracketed?.[1] !== undefined && bracketed[2] !== undefined) return { address: bracketed[1], port: Number(bracketed[2]) };
+  const colon = value.lastIndexOf(':');
+  if (colon === -1) return { address: value, port: 0 };
+  return { address: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
+}
+
+function parseServerLine(backend: string, tokens: readonly string[]): ParsedServer | null {
+  const name = tokens[1];
+  const addr = tokens[2];
+  if (name === undefined || addr === undefined) return null;
+  const { address, port } = splitAddress(addr);
+  let weight = 1;
+  let backup = false;
+  const options: string[] = [];
+  for (let i = 3; i < tokens.length; i += 1) {
+    const token = tokens[i] ?? '';
+    if (token === 'weight' && tokens[i + 1] !== undefined) {
+      weight = Number(tokens[i + 1]);
+      i += 1;
+    } else if (token === 'backup') {
+      backup = true;
+    } else {
+      options.push(token);
+    }
+  }
+  return { backend, name, address, port, weight, backup, options };
+}
+
+/** Reads sections, servers and default-server lines of a rendered config. Comments are ignored. */
+export function parseConfig(config: string): ParsedConfig {
+  const servers: ParsedServer[] = [];
+  const backends: string[] = [];
+  const defaultServer = new Map<string, readonly string[]>();
+  let defaultsTokens: readonly string[] = [];
+  let section = '';
+  let sectionName = '';
+  let serverStateFile: string | null = null;
+  let serverStateBase: string | null = null;
+
+  for (const line of config.split('\n')) {
+    const tokens = tokensOf(line);
+    const keyword = tokens[0];
+    if (keyword === undefined) continue;
+    if (SECTION_KEYWORDS.has(keyword)) {
+      section = keyword;
+      sectionName = tokens[1] ?? '';
+      if (section === 'defaults') defaultsTokens = [];
+      if (SERVER_SECTIONS.has(section)) {
+        backends.push(sectionName);
+        // A defaults section's default-server applies until the proxy sets its own.
+        defaultServer.set(sectionName, defaultsTokens);
+      }
+      continue;
+    }
+    if (section === 'global' && keyword === 'server-state-file') serverStateFile = tokens[1] ?? null;
+    if (section === 'global' && keyword === 'server-state-base') serverStateBase = tokens[1] ?? null;
+    if (keyword === 'default-server') {
+      if (section === 'defaults') defaultsTokens = tokens.slice(1);
+      else if (SERVER_SECTIONS.has(section)) defaultServer.set(sectionName, tokens.slice(1));
+    }
+    if (keyword === 'server' && SERVER_SECTIONS.has(section)) {
+      const server = parseServerLine(sectionName, tokens);
+      if (server) servers.push(server);
+    }
+  }
+  return { servers, defaultServer, backends, serverStateFile, serverStateBase };
+}
+
+/** The managed servers of a rendered config, per listen/backend section. */
+export function parseServers(config: string): ParsedServer[] {
+  return [...parseConfig(config).servers];
+}
+
+/**
+ * The config without what a runtime op can change: `server` lines in listen/backend sections, comments
+ * (the generated header carries the etcd revision) and blank lines; whitespace is normalised. Two configs
+ * with equal structure differ only in their servers, and each server's own options are compared apart
+ * (see `serverOptionsKey`).
+ */
+export function structureOf(config: string): string {
+  const out: string[] = [];
+  let section = '';
+  for (const line of config.split('\n')) {
+    const tokens = tokensOf(line);
+    const keyword = tokens[0];
+    if (keyword === undefined) continue;
+    if (SECTION_KEYWORDS.has(keyword)) section = keyword;
+    if (keyword === 'server' && SERVER_SECTIONS.has(section)) continue;
+    out.push(tokens.join(' '));
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,121 @@
+import { parseConfig, structureOf, type ParsedServer } from './parse-servers.js';
+import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from './types.js';
+
+export interface PlanInput {
+  /** The config HAProxy was last confirmed to run, or null when unknown (first start). */
+  readonly previousConfig: string | null;
+  /** The config just rendered, checked and written. */
+  readonly nextConfig: string;
+  /** What `show servers state` reports now, or null when the stats socket could not be read. */
+  readonly runtime: readonly RuntimeServer[] | null;
+}
+
+/** admin-state bits that take a server out of rotation by configuration, CLI or drain. */
+const ADMIN_MAINT = 0x01;
+const ADMIN_DRAIN = 0x08;
+
+const keyOf = (s: ServerSpec): string => `${s.backend}/${s.name}`;
+
+function firstDifference(a: string, b: string): string {
+  const left = a.split('\n');
+  const right = b.split('\n');
+  for (let i = 0; i < Math.max(left.length, right.length); i += 1) {
+    if (left[i] !== right[i]) {
+      return `${JSON.stringify(left[i] ?? '<none>')} -> ${JSON.stringify(right[i] ?? '<none>')}`;
+    }
+  }
+  return 'no difference';
+}
+
+function optionsReasons(previous: readonly ParsedServer[], next: readonly ParsedServer[]): string[] {
+  const before = new Map(previous.map((s) => [keyOf(s), s.options.join(' ')]));
+  const reasons: string[] = [];
+  for (const server of next) {
+    const old = before.get(keyOf(server));
+    const now = server.options.join(' ');
+    if (old !== undefined && old !== now) {
+      reasons.push(`server ${keyOf(server)} options changed: "${old}" -> "${now}"`);
+    }
+  }
+  return reasons;
+}
+
+/** Only IP literals can be changed with `set server addr`; a hostname needs a resolve at start-up. */
+function isIpLiteral(address: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(address) || address.includes(':');
+}
+
+function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[]): RuntimeOp[] {
+  const live = new Map(runtime.map((s) => [keyOf(s), s]));
+  const wanted = new Set(next.map(keyOf));
+  const backends = new Set(next.map((s) => s.backend));
+  const adds: RuntimeOp[] = [];
+  const updates: RuntimeOp[] = [];
+  const removes: RuntimeOp[] = [];
+
+  for (const server of next) {
+    const current = live.get(keyOf(server));
+    const spec: ServerSpec = {
+      backend: server.backend,
+      name: server.name,
+      address: server.address,
+      port: server.port,
+      weight: server.weight,
+      backup: server.backup,
+    };
+    if (current === undefined) {
+      adds.push({ op: 'add', server: spec });
+      continue;
+    }
+    if (current.backup !== server.backup) {
+      // Runtime cannot flip `backup`; the server is replaced, which also carries address and weight.
+      updates.push({ op: 'set-backup', server: spec });
+      continue;
+    }
+    if (current.address !== server.address || current.port !== server.port) {
+      if (isIpLiteral(server.address)) {
+        updates.push({ op: 'set-addr', server: spec, from: { address: current.address, port: current.port } });
+      } else {
+        reasons.push(`server ${keyOf(server)} moved to hostname ${server.address}, which the runtime API cannot resolve`);
+      }
+    }
+    if (current.weight !== server.weight) {
+      updates.push({ op: 'set-weight', server: spec, from: current.weight });
+    }
+    if ((current.adminState & (ADMIN_MAINT | ADMIN_DRAIN)) !== 0) {
+      updates.push({ op: 'repair', server: spec, reason: `admin state ${current.adminState} (maintenance or drain) but wanted in service` });
+    }
+  }
+  for (const server of runtime) {
+    // Backends that the config does not hold are a structural matter, caught by structureOf.
+    if (!wanted.has(keyOf(server)) && backends.has(server.backend)) {
+      removes.push({ op: 'remove', server });
+    }
+  }
+  // Capacity first: new servers before updates, removals last.
+  return [...adds, ...updates, ...removes];
+}
+
+/**
+ * Compares what HAProxy runs with the config just rendered. Server membership, address, weight and
+ * backup changes become runtime ops; anything else that HAProxy would only learn from the file is a
+ * reload reason. Runtime state, not the previous file, is the base for the ops, so drift is repaired too.
+ */
+export function planChanges(input: PlanInput): Plan {
+  const next = parseConfig(input.nextConfig);
+  const reasons: string[] = [];
+  if (input.previousConfig === null) {
+    reasons.push('the running config is unknown (first apply)');
+  } else {
+    const before = structureOf(input.previousConfig);
+    const after = structureOf(input.nextConfig);
+    if (before !== after) reasons.push(`config structure changed: ${firstDifference(before, after)}`);
+    reasons.push(...optionsReasons(parseConfig(input.previousConfig).servers, next.servers));
+  }
+  if (input.runtime === null) {
+    reasons.push('the runtime state could not be read');
+    return { runtimeOps: [], reloadReasons: reasons };
+  }
+  const ops = runtimeOps(next.servers, input.runtime, reasons);
+  return { runtimeOps: reasons.length > 0 ? [] : ops, reloadReasons: reasons };
+}
