@@ -39,8 +39,14 @@ export class SourceError extends GaleraHaproxyError {}
 
 /** The template failed to render (syntax error, missing file, filter rejected a value). */
 export class RenderError extends GaleraHaproxyError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** The template file and line the error points at, when nunjucks reported them. */
+  readonly file?: string;
+  readonly line?: number;
+
+  constructor(message: string, options: { cause?: unknown; file?: string; line?: number } = {}) {
     super('TEMPLATE_ERROR', message, options);
+    if (options.file !== undefined) this.file = options.file;
+    if (options.line !== undefined) this.line = options.line;
   }
 }
 

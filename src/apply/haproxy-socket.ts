@@ -36,7 +36,8 @@ export function sendSocketCommand(socketPath: string, command: string, options: 
         }),
       );
     }, timeoutMs);
-    socket.on('connect', () => socket.write(`${command}\n`));
+    // The master CLI answers only once the request is closed for writing (half-close), like socat does.
+    socket.on('connect', () => socket.end(`${command}\n`));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => finish(null));
     socket.on('close', () => finish(null));

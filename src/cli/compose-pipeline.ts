@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRenderer, defaultTemplatePath } from '../render/render-config.js';
-import { parseSetFlags } from '../render/template-vars.js';
+import { defaultVars, parseSetFlags } from '../render/template-vars.js';
 import { createEtcdSource } from '../source/etcd-source.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
@@ -50,12 +50,12 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   const metrics = createMetrics();
   const template = setUpTemplate(options);
-  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix }, io.env, (path) => readFileSync(path, 'utf8'));
+  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix }, io.env, (path: string) => readFileSync(path, 'utf8'));
   let source: ClusterSource | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
   const applier = mode.apply
     ? createApplier({
-        statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? '/run/haproxy/admin.sock',
+        statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? defaultVars()['stats_socket'] ?? '/run/haproxy/admin.sock',
         masterSocket: options.masterSocket,
         reloadCmd: options.reloadCmd ? [...options.reloadCmd] : undefined,
         minReloadIntervalMs: options.minReloadIntervalMs,

@@ -1,72 +1,15 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { GaleraHaproxyError, describeError } from '../errors.js';
-import { ExitCode, type CliIO } from './io.js';
-import { createRenderCommand } from './render-command.js';
-import { createOnceCommand } from './once-command.js';
-import { createWatchCommand } from './watch-command.js';
-import { createRegisterCommand } from './register-command.js';
-import { createClustercheckCommand } from './clustercheck-command.js';
-import { CommandFailed } from './command-failed.js';
-
-export function buildProgram(io: CliIO): Command {
-  const program = new Command('galera-haproxy')
-    .description('Keep HAProxy in step with the Galera nodes registered in etcd: render, haproxy -c, Runtime API first, confirmed reload.')
-    .version('0.1.0')
-    .showHelpAfterError()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
-    .exitOverride();
-  for (const sub of [
-    createRenderCommand(io),
-    createOnceCommand(io),
-    createWatchCommand(io),
-    createRegisterCommand(io),
-    createClustercheckCommand(io),
-  ]) {
-    program.addCommand(sub.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }));
-  }
-  return program;
-}
-
-/** Runs the CLI and maps every way out to an exit code; only this function knows exit codes. */
-export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
-  const program = buildProgram(io);
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    }
-    if (err instanceof CommandFailed) {
-      if (err.message !== '') io.stderr.write(`galera-haproxy: ${err.message}\n`);
-      return err.exitCode;
-    }
-    io.stderr.write(`galera-haproxy: ${describeError(err)}\n`);
-    if (err instanceof GaleraHaproxyError) {
-      if (err.code === 'CONFIG_INVALID') return ExitCode.usage;
-      if (err.code === 'ETCD_UNAVAILABLE' || err.code === 'ETCD_AUTH') return ExitCode.unavailable;
-      if (err.code === 'CHECK_FAILED' || err.code === 'TEMPLATE_ERROR' || err.code === 'GUARD') return ExitCode.rejected;
-    }
-    return ExitCode.failed;
-  }
-}
+import { runCli } from './program.js';
 
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const on = (sig: string) => resolve(sig);
-    process.once('SIGTERM', () => on('SIGTERM'));
-    process.once('SIGINT', () => on('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href;
-if (isMain) {
-  const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal: stopSignal() });
+void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal: stopSignal() }).then((code) => {
   process.exitCode = code;
-  // Handles left behind by a library (a gRPC channel closing) must not keep a finished command alive.
+  // A handle left open by a library (a gRPC channel winding down) must not keep a finished command alive.
   setTimeout(() => process.exit(code), 2_000).unref();
-}
+});

@@ -5,8 +5,15 @@ import { describeError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
-import type { ConfigRenderer } from '../daemon/sync-pass.js';
+import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
+import { startStatusServer, type StatusReport } from '../observe/status-server.js';
+import { parseDurationFlag } from '../config/daemon-options.js';
 import type { ClusterState } from '../model/types.js';
+
+interface WatchFlags extends CommandFlags {
+  statusListen?: string;
+  staleAfter?: string;
+}
 
 export function createWatchCommand(io: CliIO): Command {
   const cmd = new Command('watch').description(
@@ -14,8 +21,10 @@ export function createWatchCommand(io: CliIO): Command {
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
     .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '20ms:200ms')
-    .option('--resync <duration>', 'interval of the etcd full resync and the HAProxy drift repair', '5m');
-  return cmd.action(async (flags: CommandFlags) => {
+    .option('--resync <duration>', 'interval of the etcd full resync and the HAProxy drift repair', '5m')
+    .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
+    .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s');
+  return cmd.action(async (flags: WatchFlags) => {
     const pipeline = composePipeline(flags, io, { apply: true });
     const { logger } = pipeline;
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
@@ -42,9 +51,36 @@ export function createWatchCommand(io: CliIO): Command {
       { prefix: pipeline.options.prefix, config: pipeline.options.configPath, template: pipeline.template.templatePath },
       'watching etcd',
     );
+    let lastPass: SyncResult | null = null;
+    let lastPassAt = 0;
+    loop.onPass((result) => {
+      lastPass = result;
+      lastPassAt = Date.now();
+    });
+    const source = pipeline.source();
+    const report = (): StatusReport => ({
+      etcd: source.health(),
+      lastPass: lastPass === null ? null : { at: lastPassAt, outcome: lastPass.outcome, revision: lastPass.revision, ...(lastPass.reason ? { reason: lastPass.reason } : {}) },
+      nodes: {
+        valid: lastPass?.state.nodes.length ?? 0,
+        rejected: (lastPass?.state.rejected ?? []).map((r) => ({ key: r.key, reason: r.reason })),
+        incomplete: lastPass?.state.incomplete.length ?? 0,
+      },
+    });
+    const status =
+      flags.statusListen === undefined
+        ? null
+        : await startStatusServer({
+            listen: flags.statusListen,
+            metrics: pipeline.metrics,
+            report,
+            staleAfterMs: parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after'),
+          });
+    if (status) logger.info({ address: status.address }, 'status endpoint listening');
     await loop.start();
     const signal = await io.stopSignal;
     logger.info({ signal }, 'stopping');
+    await status?.close();
     await templateWatcher.close();
     await loop.stop();
     logger.info('stopped');

@@ -58,7 +58,7 @@ export interface PipelineOptions {
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const printable = (what: string) =>
-  z.string().min(1, `${what} must not be empty`).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), `${what} must not contain control characters`);
+  z.string().min(1, `${what} must not be empty`).refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), `${what} must not contain control characters`);
 
 const prefixSchema = printable('--prefix').refine((s) => s.startsWith('/'), '--prefix must start with "/"');
 
@@ -87,13 +87,17 @@ function integer(text: string, what: string, min: number, max: number): number {
   return n;
 }
 
-function duration(text: string | undefined, what: string, fallback: number): number {
-  if (text === undefined) return fallback;
+/** A duration flag (`250ms`, `2s`, `5m`), as a one-line ConfigError when malformed. */
+export function parseDurationFlag(text: string, flag: string): number {
   try {
-    return parseDuration(text, what);
+    return parseDuration(text, flag);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+}
+
+function duration(text: string | undefined, what: string, fallback: number): number {
+  return text === undefined ? fallback : parseDurationFlag(text, what);
 }
 
 /** Validates the flags (environment fallbacks already merged by the CLI); throws one-line ConfigErrors. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { checkConfig, commitStaged, type CheckResult } from '../check/haproxy-check.js';
+import { checkConfig, commitStaged, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
+import { writeFileAtomic } from '../render/atomic-write.js';
 
 export interface StagedCheck {
   readonly ok: boolean;
@@ -17,6 +18,8 @@ export interface LiveConfig {
   equivalent(a: string, b: string): boolean;
   check(text: string): Promise<StagedCheck>;
   commit(staged: StagedCheck): Promise<void>;
+  /** Puts back the config HAProxy still runs after an apply failed, so file and HAProxy agree. */
+  restore(text: string): Promise<void>;
 }
 
 /** Header comments that carry the revision change on every etcd write; they are not a config change. */
@@ -47,12 +50,14 @@ export function createLiveConfig(options: { path: string; haproxyBin: string; ch
         targetPath: options.path,
         timeoutMs: options.checkTimeoutMs,
       });
-      const first = result.diagnostics.find((d) => d.level === 'ALERT') ?? result.diagnostics[0];
-      const summary = first ? `${first.file ?? ''}${first.line === undefined ? '' : `:${first.line}`} ${first.message}`.trim() : 'no alert printed';
+      const summary = result.ok ? '' : summarizeFailure(result);
       return { ok: result.ok, stagedPath: result.stagedPath, diagnostics: result.diagnostics, summary };
     },
     async commit(staged) {
       await commitStaged(staged.stagedPath, options.path);
+    },
+    async restore(text) {
+      await writeFileAtomic(options.path, text);
     },
   };
 }

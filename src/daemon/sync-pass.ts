@@ -100,7 +100,17 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   const applied = await deps.applier.apply({ previous: current, next, revision: view.revision });
   if (applied.plan.reloadReasons.length > 0) log.info({ reasons: applied.plan.reloadReasons }, 'reload reasons');
   if (applied.outcome === 'failed') {
-    return finish({ outcome: 'failed', config: next, reason: `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`, retry: true });
+    const reason = `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`;
+    // HAProxy still runs the old config: put the old file back so the next pass sees the difference
+    // again and retries, instead of finding the file already up to date.
+    if (current !== null) {
+      try {
+        await deps.live.restore(current);
+      } catch (err) {
+        log.error({ err: describeError(err) }, `could not restore ${deps.live.path} after a failed apply`);
+      }
+    }
+    return finish({ outcome: 'failed', config: current, reason, retry: true });
   }
   return finish({ outcome: applied.outcome, config: next, retry: false });
 }

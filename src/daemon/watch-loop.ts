@@ -81,14 +81,19 @@ export class WatchLoop {
       this.again = true;
       return;
     }
-    const view = this.latest;
-    this.running = this.pass(view).finally(() => {
+    this.occupy(this.pass(this.latest));
+  }
+
+  /** One pass or repair at a time; a change that arrived meanwhile gets a pass right after. */
+  private occupy(work: Promise<void>): Promise<void> {
+    this.running = work.finally(() => {
       this.running = null;
       if (this.again && !this.stopped) {
         this.again = false;
         this.kick();
       }
     });
+    return this.running;
   }
 
   private async pass(view: SourceView): Promise<void> {
@@ -129,9 +134,13 @@ export class WatchLoop {
   }
 
   private async resync(): Promise<void> {
-    const applier = this.deps.applier;
-    if (applier === null || this.applied === null || this.running) return;
-    const { config, revision } = this.applied;
+    if (this.deps.applier === null || this.applied === null || this.running) return;
+    // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
+    await this.occupy(this.repair(this.deps.applier, this.applied));
+  }
+
+  private async repair(applier: NonNullable<SyncDeps['applier']>, applied: { config: string; revision: string }): Promise<void> {
+    const { config, revision } = applied;
     const result = await applier.reconcile(config, revision);
     if (result.outcome === 'failed') {
       this.deps.logger.error({ revision, err: result.error ? describeError(result.error) : undefined }, 'drift repair failed');

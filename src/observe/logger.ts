@@ -1,4 +1,4 @@
-import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { pino, destination, stdTimeFunctions, type Logger as PinoLogger, type DestinationStream } from 'pino';
 
 export type Logger = PinoLogger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -8,12 +8,12 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
  * Synchronous writes: a daemon that is killed must not lose the line that says why.
  */
 export function createLogger(options: { level?: LogLevel; stream?: DestinationStream } = {}): Logger {
-  const stream = options.stream ?? pino.destination({ fd: 2, sync: true });
+  const stream = options.stream ?? destination({ fd: 2, sync: true });
   return pino(
     {
       level: options.level ?? 'info',
       base: { name: 'galera-haproxy' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     stream,

@@ -1,0 +1,264 @@
+import { describeError, ApplyError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
+import { planChanges } from '../plan/plan-changes.js';
+import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
+import { createCommandReloader } from './command-reloader.js';
+import { Drainer } from './drainer.js';
+import { sendSocketCommand } from './haproxy-socket.js';
+import { createMasterCliReloader } from './master-cli-reloader.js';
+import { commands, parseInfoPid, parseServersState, parseShowStat, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
+import { buildServerState, stateFilePath, writeFileAtomic } from './server-state-file.js';
+import type { Applier, ApplyResult, Reloader } from './types.js';
+
+export interface ApplierOptions {
+  /** Admin stats socket of the workers (Runtime API). */
+  readonly statsSocket: string;
+  /** Master CLI socket (`haproxy -W -S <path>`): reloads go through it when set. */
+  readonly masterSocket?: string;
+  /** Reload command argv (no shell), used when no master socket is given. */
+  readonly reloadCmd?: readonly string[];
+  /** Reloads closer together than this wait (the change is kept, never dropped). */
+  readonly minReloadIntervalMs: number;
+  /** A removed server with sessions left is shut down after this long in drain. */
+  readonly drainTimeoutMs: number;
+  /** How long a reload may take to show a new worker with the expected servers. */
+  readonly confirmTimeoutMs: number;
+  readonly logger: Logger;
+  /** Injected for tests; built from masterSocket / reloadCmd otherwise. */
+  readonly reloader?: Reloader;
+  /** Per-request socket timeout. @default 5000 */
+  readonly socketTimeoutMs?: number;
+}
+
+export interface RuntimeApplier extends Applier {
+  /** Resolves once the drains running now have finished (tests, shutdown). */
+  settleDrains(): Promise<void>;
+  /** Servers being drained (`backend/server`). */
+  draining(): string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const keyOf = (s: Pick<ServerSpec, 'backend' | 'name'>): string => `${s.backend}/${s.name}`;
+const hasCheck = (options: readonly string[]): boolean => options.includes('check');
+
+/**
+ * default-server keywords that 2.6 refuses on `add server` ("'init-addr' option is not accepted for
+ * dynamic server") and that mean nothing for a server added with an IP address: they only steer name
+ * resolution at start-up. Each takes one argument.
+ */
+const START_UP_ONLY = new Set(['init-addr', 'resolvers', 'resolve-prefer', 'resolve-net', 'resolve-opts']);
+
+export function dynamicServerOptions(defaults: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < defaults.length; i += 1) {
+    const token = defaults[i] ?? '';
+    if (START_UP_ONLY.has(token)) {
+      i += 1;
+      continue;
+    }
+    out.push(token);
+  }
+  return out;
+}
+
+function buildReloader(options: ApplierOptions): Reloader {
+  if (options.reloader) return options.reloader;
+  if (options.masterSocket !== undefined) {
+    return createMasterCliReloader({ masterSocket: options.masterSocket, confirmTimeoutMs: options.confirmTimeoutMs, send: sendSocketCommand, logger: options.logger });
+  }
+  if (options.reloadCmd !== undefined) return createCommandReloader({ argv: options.reloadCmd, timeoutMs: options.confirmTimeoutMs });
+  throw new ApplyError('RELOAD_FAILED', 'no way to reload HAProxy: give a master socket or a reload command');
+}
+
+/** Runtime API first, confirmed reload second; see `Applier`. Applies are serialised. */
+export function createApplier(options: ApplierOptions): RuntimeApplier {
+  const log = options.logger;
+  const socketTimeoutMs = options.socketTimeoutMs ?? 5000;
+  const send: SocketSend = (command) => sendSocketCommand(options.statsSocket, command, { timeoutMs: socketTimeoutMs });
+  const reloader = buildReloader(options);
+  let desired = new Set<string>();
+  let lastReloadAt = 0;
+  let chain: Promise<unknown> = Promise.resolve();
+  const drainer = new Drainer({ send, drainTimeoutMs: options.drainTimeoutMs, logger: log, isWanted: (key) => desired.has(key) });
+
+  const readRuntime = async (): Promise<RuntimeServer[]> => {
+    const [state, stat] = await Promise.all([send(commands.showServersState().text), send(commands.showStatServers().text)]);
+    return parseServersState(state, parseShowStat(stat));
+  };
+
+  /** Commands that leave a freshly added (or re-created) server DOWN until its checks pass `rise` times. */
+  const addCommands = (server: ParsedServer, defaults: readonly string[], keepUp: boolean): RuntimeCommand[] => {
+    const opts = [...dynamicServerOptions(defaults), ...server.options];
+    const list = [commands.addServer(server, opts)];
+    if (hasCheck(opts)) list.push(commands.enableHealth(server));
+    list.push(commands.enableServer(server));
+    if (hasCheck(opts) && !keepUp) list.push(commands.setHealth(server, 'down'));
+    return list;
+  };
+
+  const runOp = async (op: RuntimeOp, next: ParsedConfig, runtime: ReadonlyMap<string, RuntimeServer>, revision: string): Promise<void> => {
+    const key = keyOf(op.server);
+    const parsed = next.servers.find((s) => keyOf(s) === key);
+    const defaults = next.defaultServer.get(op.server.backend) ?? [];
+    const checked = parsed !== undefined && hasCheck([...defaults, ...parsed.options]);
+    switch (op.op) {
+      case 'add':
+        if (parsed) await runCommands(send, addCommands(parsed, defaults, false));
+        return;
+      case 'remove':
+        await drainer.start(op.server, revision);
+        return;
+      case 'set-addr':
+        // A new address is a new machine: it earns its traffic like a new server.
+        await runCommands(send, [commands.setAddr(op.server), ...(checked ? [commands.setHealth(op.server, 'down')] : [])]);
+        return;
+      case 'set-weight':
+        await runCommands(send, [commands.setWeight(op.server)]);
+        return;
+      case 'set-backup': {
+        if (!parsed) return;
+        const wasUp = runtime.get(key)?.operState === 2;
+        drainer.cancel(key);
+        await runCommands(send, [commands.setState(op.server, 'maint'), commands.shutdownSessions(op.server)]);
+        await delWhenFree(op.server);
+        // A healthy node changing role keeps serving; anything else earns its traffic again.
+        await runCommands(send, addCommands(parsed, defaults, wasUp));
+        return;
+      }
+      case 'repair':
+        drainer.cancel(key);
+        await runCommands(send, [commands.setState(op.server, 'ready'), ...(checked ? [commands.enableHealth(op.server)] : [])]);
+        return;
+    }
+  };
+
+  const delWhenFree = async (server: ServerSpec): Promise<void> => {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await runCommands(send, [commands.delServer(server)]);
+        return;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await sleep(50);
+      }
+    }
+  };
+
+  const workerPid = async (): Promise<number | null> => {
+    try {
+      return parseInfoPid(await send(commands.showInfo().text));
+    } catch {
+      return null;
+    }
+  };
+
+  /** Dumps the running states into the state file, reloads, and waits for a new worker running `next`. */
+  const reload = async (reasons: readonly string[], nextConfig: string, next: ParsedConfig, revision: string): Promise<void> => {
+    const wait = lastReloadAt + options.minReloadIntervalMs - Date.now();
+    if (wait > 0) {
+      log.info({ revision, waitMs: wait }, 'waiting for the minimum gap between reloads');
+      await sleep(wait);
+    }
+    const statePath = stateFilePath(next);
+    if (statePath !== null) {
+      try {
+        await writeFileAtomic(statePath, buildServerState(await send(commands.showServersState().text), next));
+      } catch (err) {
+        log.warn({ revision, statePath, err: describeError(err) }, 'could not write the server state file; new servers may start UP');
+      }
+    }
+    const pidBefore = await workerPid();
+    lastReloadAt = Date.now();
+    await reloader.reload(reasons.join('; '));
+    drainer.cancelAll();
+    await confirmRuntime(nextConfig, pidBefore);
+  };
+
+  /** The stats socket answers from a new worker and lists exactly the servers of `config`. */
+  const confirmRuntime = async (config: string, pidBefore: number | null): Promise<void> => {
+    const deadline = Date.now() + options.confirmTimeoutMs;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      const pid = await workerPid();
+      if (pid !== null && (pidBefore === null || pid !== pidBefore)) {
+        try {
+          const plan = planChanges({ previousConfig: config, nextConfig: config, runtime: await readRuntime() });
+          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair');
+          if (missing.length === 0) return;
+          last = missing.map((op) => `${op.op} ${keyOf(op.server)}`).join(', ');
+        } catch (err) {
+          last = describeError(err);
+        }
+      } else {
+        last = `worker pid still ${String(pid)}`;
+      }
+      await sleep(50);
+    }
+    throw new ApplyError('RELOAD_FAILED', `HAProxy did not confirm the new config within ${options.confirmTimeoutMs} ms: ${last}`);
+  };
+
+  const applyOnce = async (previous: string | null, nextConfig: string, revision: string): Promise<ApplyResult> => {
+    const started = performance.now();
+    const next = parseConfig(nextConfig);
+    desired = new Set(next.servers.map(keyOf));
+    const result = (outcome: ApplyResult['outcome'], plan: Plan, fellBackToReload: boolean, error?: Error): ApplyResult => ({
+      outcome,
+      plan,
+      fellBackToReload,
+      durationMs: performance.now() - started,
+      ...(error ? { error } : {}),
+    });
+
+    let runtime: RuntimeServer[] | null = null;
+    try {
+      // Servers this applier is draining are on their way out: they are not drift.
+      runtime = (await readRuntime()).filter((s) => !(drainer.has(keyOf(s)) && !desired.has(keyOf(s))));
+    } catch (err) {
+      log.warn({ revision, err: describeError(err) }, 'cannot read the runtime state; a reload will carry the change');
+    }
+    const plan = planChanges({ previousConfig: previous, nextConfig, runtime });
+    if (plan.runtimeOps.length === 0 && plan.reloadReasons.length === 0) return result('noop', plan, false);
+
+    let reasons = plan.reloadReasons;
+    let fellBack = false;
+    if (reasons.length === 0) {
+      const live = new Map((runtime ?? []).map((s) => [keyOf(s), s]));
+      try {
+        for (const op of plan.runtimeOps) {
+          await runOp(op, next, live, revision);
+          log.info({ revision, op: op.op, server: keyOf(op.server) }, 'runtime op applied');
+        }
+        return result('runtime', plan, false);
+      } catch (err) {
+        log.error({ revision, err: describeError(err) }, 'runtime op failed; falling back to a reload');
+        reasons = [`runtime op failed: ${describeError(err)}`];
+        fellBack = true;
+      }
+    }
+    try {
+      log.info({ revision, reasons }, 'reloading HAProxy');
+      await reload(reasons, nextConfig, next, revision);
+      log.info({ revision, durationMs: Math.round(performance.now() - started) }, 'reload confirmed');
+      return result('reload', plan, fellBack);
+    } catch (err) {
+      const error = err instanceof Error ? err : new ApplyError('RELOAD_FAILED', describeError(err));
+      log.error({ revision, err: describeError(err) }, 'reload failed; the previous worker keeps serving');
+      return result('failed', plan, fellBack, error);
+    }
+  };
+
+  const serialised = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = chain.then(task, task);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  return {
+    apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision)),
+    // Same structure on both sides: only runtime differences remain, and those are repaired.
+    reconcile: (config, revision) => serialised(() => applyOnce(config, config, revision)),
+    settleDrains: () => drainer.settle(),
+    draining: () => drainer.keys(),
+  };
+}

@@ -1,0 +1,82 @@
+import { Command, Option } from 'commander';
+import { ConfigError } from '../errors.js';
+import { parseListen, startClustercheck } from '../galera/clustercheck.js';
+import type { MysqlTarget } from '../galera/mysql-status.js';
+import { resolveMysqlPassword } from '../galera/mysql-password.js';
+import { createLogger, type LogLevel } from '../observe/logger.js';
+import type { CliIO } from './io.js';
+
+interface ClustercheckFlags {
+  listen: string;
+  mysqlSocket?: string;
+  mysqlHost?: string;
+  mysqlPort: string;
+  mysqlUser: string;
+  mysqlPasswordFile?: string;
+  availableWhenDonor: boolean;
+  availableWhenReadonly: boolean;
+  queryTimeout: string;
+  cacheMs: string;
+  logLevel: LogLevel;
+}
+
+const DEFAULT_SOCKET = '/run/mysqld/mysqld.sock';
+
+function parseMs(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(`${flag} must be an integer ${String(min)}-${String(max)}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/** `galera-haproxy clustercheck`: HTTP 200/503 for HAProxy's httpchk, from the node's wsrep status. */
+export function createClustercheckCommand(io: CliIO): Command {
+  return new Command('clustercheck')
+    .description('answer HTTP 200 while this Galera node is Synced and accepts queries, 503 otherwise')
+    .option('--listen <addr>', 'host:port to serve on', '0.0.0.0:9200')
+    .option('--mysql-socket <path>', `unix socket of mysqld (default ${DEFAULT_SOCKET} unless --mysql-host)`)
+    .option('--mysql-host <host>', 'TCP host of mysqld')
+    .option('--mysql-port <port>', 'TCP port of mysqld', '3306')
+    .option('--mysql-user <user>', 'MySQL user (needs no privileges beyond USAGE)', 'clustercheckuser')
+    .option('--mysql-password-file <path>', 'file holding the password (else env CLUSTERCHECK_PASSWORD or MYSQL_PWD)')
+    .option('--available-when-donor', 'answer 200 while the node is Donor/Desynced', false)
+    .option('--available-when-readonly', 'answer 200 while read_only=ON', false)
+    .option('--query-timeout <ms>', 'bound on one status read, connect included', '1000')
+    .option('--cache-ms <ms>', 'reuse a result this long, so a burst of checks costs one query', '300')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async (flags: ClustercheckFlags) => {
+      if (flags.mysqlSocket !== undefined && flags.mysqlHost !== undefined) {
+        throw new ConfigError('--mysql-socket and --mysql-host are mutually exclusive');
+      }
+      const listen = parseListen(flags.listen);
+      const password = await resolveMysqlPassword(io.env, flags.mysqlPasswordFile);
+      const mysqlTarget: MysqlTarget =
+        flags.mysqlHost !== undefined
+          ? {
+              host: flags.mysqlHost,
+              port: parseMs('--mysql-port', flags.mysqlPort, 1, 65_535),
+              user: flags.mysqlUser,
+              password,
+            }
+          : { socketPath: flags.mysqlSocket ?? DEFAULT_SOCKET, user: flags.mysqlUser, password };
+      const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'clustercheck' });
+      const running = await startClustercheck(
+        {
+          listenHost: listen.host,
+          listenPort: listen.port,
+          mysql: mysqlTarget,
+          policy: { availableWhenDonor: flags.availableWhenDonor, availableWhenReadonly: flags.availableWhenReadonly },
+          queryTimeoutMs: parseMs('--query-timeout', flags.queryTimeout, 50, 60_000),
+          cacheMs: parseMs('--cache-ms', flags.cacheMs, 0, 10_000),
+        },
+        { logger },
+      );
+      const signal = await io.stopSignal;
+      logger.info({ signal }, 'stopping');
+      await running.close();
+    });
+}

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { syncToView, type ConfigRenderer, type SyncDeps } from './sync-pass.js';
+import type { LiveConfig, StagedCheck } from './live-config.js';
+import type { Applier, ApplyResult } from '../apply/types.js';
+import type { SourceView } from '../source/types.js';
+import { silentLogger } from '../observe/logger.js';
+import { createMetrics } from '../observe/metrics.js';
+
+const PREFIX = '/components/galera';
+
+function view(entries: Record<string, string>, revision = '7'): SourceView {
+  return { revision, cause: 'watch', kvs: Object.entries(entries).map(([key, value]) => ({ key, value })) };
+}
+
+const renderer: ConfigRenderer = {
+  render: (state, meta) => `# revision ${meta.revision}\n${state.nodes.map((n) => `server ${n.name} ${n.address}:${n.port}`).join('\n')}\n`,
+};
+
+class FakeLive implements LiveConfig {
+  readonly path = '/etc/haproxy/haproxy.cfg';
+  writes: string[] = [];
+  constructor(
+    public file: string | null,
+    private readonly checkOk = true,
+  ) {}
+  async read() {
+    return this.file;
+  }
+  equivalent(a: string, b: string) {
+    return a.replace(/^#.*$/m, '') === b.replace(/^#.*$/m, '');
+  }
+  staged: string | null = null;
+  async check(text: string): Promise<StagedCheck> {
+    this.staged = text;
+    return { ok: this.checkOk, stagedPath: '/etc/haproxy/.staged', diagnostics: [], summary: this.checkOk ? '' : "[haproxy.cfg:3] unknown keyword 'bogus'" };
+  }
+  async commit() {
+    this.file = this.staged;
+    this.writes.push(this.staged ?? '');
+  }
+  async restore(text: string) {
+    this.file = text;
+    this.writes.push(text);
+  }
+}
+
+function applier(outcome: ApplyResult['outcome']): Applier & { calls: { previous: string | null; next: string }[] } {
+  const calls: { previous: string | null; next: string }[] = [];
+  const result = (): ApplyResult => ({
+    outcome,
+    plan: { runtimeOps: [], reloadReasons: outcome === 'reload' ? ['structure changed'] : [] },
+    fellBackToReload: false,
+    durationMs: 1,
+    ...(outcome === 'failed' ? { error: new Error('reload not confirmed') } : {}),
+  });
+  return {
+    calls,
+    async apply(input) {
+      calls.push({ previous: input.previous, next: input.next });
+      return result();
+    },
+    async reconcile() {
+      return result();
+    },
+  };
+}
+
+function deps(live: LiveConfig, app: Applier | null, minServers = 1): SyncDeps {
+  return { prefix: PREFIX, renderer, live, applier: app, minServers, logger: silentLogger(), metrics: createMetrics() };
+}
+
+describe('syncToView', () => {
+  it('renders, checks, commits and applies a change', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
+    const app = applier('runtime');
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, deps(live, app));
+    expect(r.outcome).toBe('runtime');
+    expect(live.file).toContain('server b 10.0.0.2:3306');
+    expect(app.calls).toEqual([{ previous: '# revision 1\nserver a 10.0.0.1:3306\n', next: live.file }]);
+  });
+
+  it('is a noop when only the revision comment would change', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
+    const app = applier('runtime');
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1' }, '9'), null, deps(live, app));
+    expect(r.outcome).toBe('noop');
+    expect(live.writes).toEqual([]);
+    expect(app.calls).toEqual([]);
+  });
+
+  it('holds the last config when fewer than --min-servers nodes are valid', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\nserver b 10.0.0.2:3306\n');
+    const app = applier('runtime');
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1' }), null, deps(live, app, 2));
+    expect(r.outcome).toBe('guarded');
+    expect(r.reason).toMatch(/1 valid node\(s\) under \/components\/galera, fewer than --min-servers 2/);
+    expect(live.writes).toEqual([]);
+    expect(app.calls).toEqual([]);
+  });
+
+  it('treats an emptied prefix as a guard, not as "no servers"', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
+    const r = await syncToView(view({}), null, deps(live, applier('runtime')));
+    expect(r.outcome).toBe('guarded');
+    expect(live.file).toBe('# revision 1\nserver a 10.0.0.1:3306\n');
+  });
+
+  it('never commits a config that haproxy -c rejected', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n', false);
+    const app = applier('runtime');
+    const r = await syncToView(view({ [`${PREFIX}/b`]: '10.0.0.2' }), null, deps(live, app));
+    expect(r.outcome).toBe('failed');
+    expect(r.reason).toContain("unknown keyword 'bogus'");
+    expect(live.writes).toEqual([]);
+    expect(app.calls).toEqual([]);
+  });
+
+  it('reports a template error as a failed pass and keeps the file', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
+    const broken: ConfigRenderer = {
+      render: () => {
+        throw new Error('template line 3: unexpected end of block');
+      },
+    };
+    const r = await syncToView(view({ [`${PREFIX}/b`]: '10.0.0.2' }), null, { ...deps(live, applier('runtime')), renderer: broken });
+    expect(r.outcome).toBe('failed');
+    expect(r.reason).toMatch(/^render: template line 3/);
+    expect(live.writes).toEqual([]);
+  });
+
+  it('puts the old file back when HAProxy did not take the change, and asks for a retry', async () => {
+    const old = '# revision 1\nserver a 10.0.0.1:3306\n';
+    const live = new FakeLive(old);
+    const r = await syncToView(view({ [`${PREFIX}/b`]: '10.0.0.2' }), null, deps(live, applier('failed')));
+    expect(r.outcome).toBe('failed');
+    expect(r.retry).toBe(true);
+    expect(live.file).toBe(old);
+  });
+
+  it('never renders a rejected value and keeps the valid nodes', async () => {
+    const live = new FakeLive(null);
+    const r = await syncToView(
+      view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/evil`]: '10.0.0.9:3306\n  server evil 6.6.6.6:3306' }),
+      null,
+      deps(live, applier('reload')),
+    );
+    expect(r.outcome).toBe('reload');
+    expect(r.state.rejected.map((x) => x.key)).toEqual([`${PREFIX}/evil`]);
+    expect(live.file).not.toContain('6.6.6.6');
+    expect(live.file).toContain('server a 10.0.0.1:3306');
+  });
+
+  it('a dry run (no applier) checks but writes nothing', async () => {
+    const live = new FakeLive('# revision 1\n');
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1' }), null, deps(live, null));
+    expect(r.config).toContain('server a 10.0.0.1:3306');
+    expect(live.writes).toEqual([]);
+  });
+});

@@ -1,0 +1,132 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WatchLoop } from './watch-loop.js';
+import type { ClusterSource, SourceListener, SourceView } from '../source/types.js';
+import type { SyncDeps } from './sync-pass.js';
+import type { LiveConfig } from './live-config.js';
+import type { Applier, ApplyResult } from '../apply/types.js';
+import { silentLogger } from '../observe/logger.js';
+import { createMetrics } from '../observe/metrics.js';
+
+const PREFIX = '/p';
+
+class FakeSource implements ClusterSource {
+  listener: SourceListener | null = null;
+  closed = false;
+  async readOnce(): Promise<SourceView> {
+    throw new Error('not used');
+  }
+  async start(listener: SourceListener) {
+    this.listener = listener;
+  }
+  health() {
+    return { connected: true, lastHeardAt: null, revision: null, lastError: null };
+  }
+  async close() {
+    this.closed = true;
+  }
+  emit(revision: number, nodes: string[]) {
+    this.listener?.onChange({ revision: String(revision), cause: 'watch', kvs: nodes.map((ip, i) => ({ key: `${PREFIX}/n${i}`, value: ip })) });
+  }
+}
+
+function memoryLive(): LiveConfig & { file: string | null } {
+  const live = {
+    path: '/tmp/haproxy.cfg',
+    file: null as string | null,
+    async read() {
+      return live.file;
+    },
+    equivalent: (a: string, b: string) => a === b,
+    async check(text: string) {
+      return { ok: true, stagedPath: text, diagnostics: [], summary: '' };
+    },
+    async commit(staged: { stagedPath: string }) {
+      live.file = staged.stagedPath;
+    },
+    async restore(text: string) {
+      live.file = text;
+    },
+  };
+  return live;
+}
+
+function scriptedApplier(outcomes: ApplyResult['outcome'][]): Applier & { applied: string[] } {
+  const applied: string[] = [];
+  return {
+    applied,
+    async apply({ next }) {
+      const outcome = outcomes.shift() ?? 'runtime';
+      if (outcome !== 'failed') applied.push(next);
+      return { outcome, plan: { runtimeOps: [], reloadReasons: [] }, fellBackToReload: false, durationMs: 0, ...(outcome === 'failed' ? { error: new Error('socket gone') } : {}) };
+    },
+    async reconcile() {
+      return { outcome: 'noop', plan: { runtimeOps: [], reloadReasons: [] }, fellBackToReload: false, durationMs: 0 };
+    },
+  };
+}
+
+function setUp(outcomes: ApplyResult['outcome'][] = []) {
+  const source = new FakeSource();
+  const live = memoryLive();
+  const applier = scriptedApplier(outcomes);
+  const deps: SyncDeps = {
+    prefix: PREFIX,
+    renderer: { render: (s) => s.nodes.map((n) => n.address).join(',') },
+    live,
+    applier,
+    minServers: 1,
+    logger: silentLogger(),
+    metrics: createMetrics(),
+  };
+  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, resyncMs: 0, retryMinMs: 500, retryMaxMs: 4000 });
+  return { source, live, applier, loop };
+}
+
+describe('WatchLoop', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('folds a burst of changes into one apply of the latest view', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    for (let i = 1; i <= 1000; i++) source.emit(i, ['10.0.0.1', `10.0.1.${i % 250}`]);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(applier.applied).toEqual(['10.0.0.1,10.0.1.0']);
+    await loop.stop();
+  });
+
+  it('retries a failed apply with backoff until HAProxy takes it', async () => {
+    const { source, applier, live, loop } = setUp(['failed', 'failed', 'runtime']);
+    live.file = '10.0.0.9';
+    await loop.start();
+    source.emit(5, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(applier.applied).toEqual([]);
+    expect(live.file).toBe('10.0.0.9');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(applier.applied).toEqual(['10.0.0.1']);
+    expect(live.file).toBe('10.0.0.1');
+    await loop.stop();
+  });
+
+  it('a change during a pass is applied by the next pass, never lost', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    source.emit(1, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(25);
+    source.emit(2, ['10.0.0.1', '10.0.0.2']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(applier.applied.at(-1)).toBe('10.0.0.1,10.0.0.2');
+    await loop.stop();
+  });
+
+  it('stop closes the source and cancels pending work', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    source.emit(1, ['10.0.0.1']);
+    await loop.stop();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(source.closed).toBe(true);
+    expect(applier.applied).toEqual([]);
+  });
+});

@@ -1,0 +1,142 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RenderError } from '../errors.js';
+import { decodeCluster } from '../model/decode-cluster.js';
+import { serverNameFor } from '../model/server-name.js';
+import type { ClusterState, KeyValue } from '../model/types.js';
+import { createRenderer, defaultTemplatePath } from './render-config.js';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
+const PREFIX = '/components/galera';
+const scratch = mkdtempSync(path.join(tmpdir(), 'render-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function loadNodes(name: string): KeyValue[] {
+  const map = JSON.parse(readFileSync(path.join(FIXTURES, 'nodes', `${name}.json`), 'utf8')) as Record<string, string>;
+  return Object.entries(map).map(([key, value]) => ({ key, value }));
+}
+
+/** Compares with test/fixtures/golden/<name>.cfg; `UPDATE_GOLDEN=1` rewrites the file instead. */
+function expectGolden(name: string, text: string): void {
+  const file = path.join(FIXTURES, 'golden', `${name}.cfg`);
+  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
+    if (process.env['UPDATE_GOLDEN'] !== '1') throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1`);
+    writeFileSync(file, text);
+  }
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}
+
+function customTemplate(name: string, text: string): string {
+  const file = path.join(scratch, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const empty: ClusterState = { nodes: [], rejected: [], incomplete: [] };
+
+describe('default template (golden files)', () => {
+  it.each([
+    ['empty', [] as KeyValue[], {}],
+    ['one-seed', loadNodes('one-seed'), {}],
+    ['three-mixed', loadNodes('three-mixed'), {}],
+    ['hostile', loadNodes('hostile'), {}],
+    [
+      'all-options',
+      loadNodes('three-mixed'),
+      {
+        listen: '127.0.0.1:13306',
+        read_listen: '127.0.0.1:13307',
+        stats_listen: '127.0.0.1:18404',
+        stats_socket: '/tmp/galera-haproxy/admin.sock',
+        check_port: '19200',
+        backend: 'mariadb',
+        maxconn: '2000',
+        timeout_connect: '3s',
+        timeout_client: '1h',
+        timeout_server: '1h',
+        check_inter: '1s',
+        rise: '3',
+        fall: '2',
+        log_target: 'stdout format raw local0',
+      },
+    ],
+    ['single-writer', loadNodes('three-mixed'), { writer: 'single' }],
+  ])('%s', (name, kvs, vars) => {
+    const renderer = createRenderer({ vars });
+    const state = decodeCluster(PREFIX, kvs);
+    expectGolden(name, renderer.render(state, { revision: '1234' }));
+  });
+
+  it('renders identical bytes for one state whatever the key order', () => {
+    const renderer = createRenderer();
+    const kvs = loadNodes('three-mixed');
+    const a = renderer.render(decodeCluster(PREFIX, kvs), { revision: '7' });
+    const b = renderer.render(decodeCluster(PREFIX, [...kvs].reverse()), { revision: '7' });
+    expect(a).toBe(b);
+    expect(a).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('never lets a hostile value add a line', () => {
+    const text = createRenderer().render(decodeCluster(PREFIX, loadNodes('hostile')), { revision: '1' });
+    expect(text).not.toContain('6.6.6.6');
+    expect(text).not.toContain('evil');
+    const servers = text.split('\n').filter((line) => /^\s*server\s/.test(line));
+    // `dup` wins over `good` for 10.0.0.11:3306 (sorted ids); `joining` has no ip yet.
+    expect(servers.map((line) => line.trim().split(/\s+/)[1])).toEqual(['dup', serverNameFor('odd id')]);
+  });
+
+  it('resolves the default template under the package root', () => {
+    expect(defaultTemplatePath()).toBe(fileURLToPath(new URL('../../templates/haproxy.cfg.njk', import.meta.url)));
+    expect(existsSync(defaultTemplatePath())).toBe(true);
+  });
+});
+
+describe('guards and errors', () => {
+  it('refuses to render a control character from a hand-built state, even with a custom template', () => {
+    const template = customTemplate('plain.njk', '{% for n in nodes %}server {{ n.name }} {{ n.addr }}\n{% endfor %}');
+    const state: ClusterState = {
+      ...empty,
+      nodes: [{ id: 'x', name: 'x', address: '10.0.0.1\nserver evil 6.6.6.6', port: 3306, weight: 1, backup: false, keys: [] }],
+    };
+    expect(() => createRenderer({ templatePath: template }).render(state, { revision: '1' })).toThrow(
+      /refusing to render nodes\[0\]\.address/,
+    );
+  });
+
+  it('reports a template syntax error with file and line', () => {
+    const template = customTemplate('broken.njk', 'global\n  maxconn 1\n{% if %}\n');
+    let caught: unknown;
+    try {
+      createRenderer({ templatePath: template });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RenderError);
+    expect((caught as RenderError).file).toBe(template);
+    expect((caught as RenderError).line).toBe(3);
+    expect((caught as RenderError).message).toMatch(new RegExp(`^template ${template}:3`));
+  });
+
+  it('turns an undefined variable into an error with its line, not an empty directive', () => {
+    const template = customTemplate('undef.njk', 'global\n  maxconn {{ maxconn }}\n  nbthread {{ nbthread }}\n');
+    const renderer = createRenderer({ templatePath: template });
+    expect(() => renderer.render(empty, { revision: '1' })).toThrow(/undef\.njk:3.*undefined|undefined.*undef\.njk/);
+  });
+
+  it('passes custom variables to a custom template and offers the cfg filter', () => {
+    const template = customTemplate('vars.njk', 'x {{ site | cfg }} {{ listen }} {{ 3 | cfg }}\n');
+    const out = createRenderer({ templatePath: template, vars: { site: 'dc-1' } }).render(empty, { revision: '1' });
+    expect(out).toBe('x dc-1 0.0.0.0:3306 3\n');
+  });
+
+  it('rejects unknown variables for the default template', () => {
+    expect(() => createRenderer({ vars: { lisen: ':3306' } })).toThrow(/unknown variable.*known: listen/);
+  });
+
+  it('fails with the path when the template file does not exist', () => {
+    expect(() => createRenderer({ templatePath: path.join(scratch, 'missing.njk') })).toThrow(/cannot read template .*missing\.njk/);
+  });
+});

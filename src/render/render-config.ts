@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import nunjucks from 'nunjucks';
+import { RenderError } from '../errors.js';
+import { formatEndpoint } from '../model/decode-cluster.js';
+import type { ClusterState } from '../model/types.js';
+import { assertPrintable, cfgFilter } from './context-guard.js';
+import { defaultVars, validateVars } from './template-vars.js';
+
+export interface RendererOptions {
+  /** A custom template; the default is {@link defaultTemplatePath}. */
+  templatePath?: string;
+  /** `--set` values, already parsed; validated again here so library callers get the same checks. */
+  vars?: Record<string, string>;
+}
+
+export interface RenderMeta {
+  /** The etcd revision the state was read at; printed in the header (no timestamp: bytes must be stable). */
+  readonly revision: string;
+}
+
+export interface Renderer {
+  readonly templatePath: string;
+  /** Renders `state`; throws {@link RenderError} with the template file and line on failure. */
+  render(state: ClusterState, meta: RenderMeta): string;
+}
+
+/** One server as templates see it. `addr` is the address as HAProxy wants it (IPv6 in brackets). */
+export interface TemplateNode {
+  readonly name: string;
+  readonly address: string;
+  readonly addr: string;
+  readonly port: number;
+  readonly endpoint: string;
+  readonly weight: number;
+  readonly backup: boolean;
+  readonly host: string;
+}
+
+/**
+ * `templates/haproxy.cfg.njk` under the package root. This file sits two levels below the root both as
+ * `src/render/*.ts` (vitest, tsx) and as `dist/render/*.js` (after tsc), so one relative path serves both.
+ */
+export function defaultTemplatePath(): string {
+  return fileURLToPath(new URL('../../templates/haproxy.cfg.njk', import.meta.url));
+}
+
+/**
+ * Loads and compiles the template once (a syntax error surfaces here, at start-up, not at the first
+ * change). `autoescape` is off because the output is not HTML; `throwOnUndefined` turns a misspelt
+ * variable into an error instead of an empty string in a directive.
+ */
+export function createRenderer(options: RendererOptions = {}): Renderer {
+  const templatePath = path.resolve(options.templatePath ?? defaultTemplatePath());
+  const custom = options.templatePath !== undefined && templatePath !== defaultTemplatePath();
+  const userVars = options.vars ?? {};
+  validateVars(userVars, { customTemplate: custom });
+  const vars = { ...defaultVars(), ...userVars };
+
+  let source: string;
+  try {
+    source = readFileSync(templatePath, 'utf8');
+  } catch (err) {
+    throw new RenderError(`cannot read template ${templatePath}`, { cause: err });
+  }
+  // The loader lets a template `{% include %}` files next to it.
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(path.dirname(templatePath)), {
+    autoescape: false,
+    throwOnUndefined: true,
+    trimBlocks: true,
+    lstripBlocks: true,
+  });
+  env.addFilter('cfg', cfgFilter);
+  let template: nunjucks.Template;
+  try {
+    template = new nunjucks.Template(source, env, templatePath, true);
+  } catch (err) {
+    throw templateError(templatePath, err);
+  }
+
+  return {
+    templatePath,
+    render(state, meta) {
+      const context = { ...vars, revision: meta.revision, nodes: state.nodes.map(toTemplateNode) };
+      assertPrintable(context, '');
+      try {
+        return template.render(context);
+      } catch (err) {
+        throw templateError(templatePath, err);
+      }
+    },
+  };
+}
+
+function toTemplateNode(node: ClusterState['nodes'][number]): TemplateNode {
+  const endpoint = formatEndpoint(node.address, node.port);
+  return {
+    name: node.name,
+    address: node.address,
+    addr: node.address.includes(':') ? `[${node.address}]` : node.address,
+    port: node.port,
+    endpoint,
+    weight: node.weight,
+    backup: node.backup,
+    host: node.host ?? '',
+  };
+}
+
+/**
+ * nunjucks reports `(path) [Line 3, Column 5]` inside a multi-line message; this folds it into one line
+ * that starts with `file:line` so editors and operators can jump to it.
+ */
+function templateError(file: string, err: unknown): RenderError {
+  if (err instanceof RenderError) return err;
+  const raw = err instanceof Error ? err.message : String(err);
+  const position = /\[Line (\d+)(?:, Column (\d+))?\]/.exec(raw);
+  const message = raw
+    .replace(/\([^)]*\)\s*\[Line \d+(?:, Column \d+)?\]/, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join(' ');
+  const at = position ? `${file}:${position[1]}${position[2] ? `:${position[2]}` : ''}` : file;
+  return new RenderError(`template ${at}: ${message}`, {
+    cause: err,
+    file,
+    ...(position ? { line: Number(position[1]) } : {}),
+  });
+}

@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
+import { startFakeGaleraNode, type FakeGaleraNode } from '../helpers/fake-galera.js';
+import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
+import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
+import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
+import { parseServersState } from '../../src/apply/runtime-commands.js';
+import type { RuntimeServer } from '../../src/plan/types.js';
+
+// The real CLI (`watch`, `once`, `render`) against a real etcd and a real HAProxy 2.6 in master-worker
+// mode, with simulated Galera nodes on loopback aliases 127.0.0.41–44.
+const PREFIX = '/components/galera';
+const IPS = ['127.0.0.41', '127.0.0.42', '127.0.0.43', '127.0.0.44'];
+
+let dir: TempDir;
+let etcd: EtcdServer;
+let client: Etcd3;
+let haproxy: RunningHaproxy;
+let watcher: CliDaemon | null = null;
+const nodes: FakeGaleraNode[] = [];
+let statsSocket: string;
+let configPath: string;
+let templatePath: string;
+let common: string[];
+
+async function runtime(): Promise<RuntimeServer[]> {
+  return parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
+}
+
+async function runtimeAddresses(): Promise<string[]> {
+  return (await runtime()).map((s) => `${s.address}:${s.port}`).sort();
+}
+
+async function reloadCount(): Promise<string> {
+  const proc = await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 });
+  return proc.split('\n').filter((l) => /\bworker\b/.test(l) && !/old/.test(l)).join('|');
+}
+
+const untilServers = (want: string[]) =>
+  eventually(`HAProxy servers = ${want.join(', ')}`, async () => {
+    const got = await runtimeAddresses();
+    return JSON.stringify(got) === JSON.stringify([...want].sort()) ? got : undefined;
+  });
+
+beforeAll(async () => {
+  dir = await tempDir('galera-haproxy-cli-');
+  etcd = await startEtcd();
+  client = etcd.client();
+  for (const ip of IPS) nodes.push(await startFakeGaleraNode({ ip }));
+  statsSocket = join(dir.path, 'admin.sock');
+  configPath = join(dir.path, 'haproxy.cfg');
+  templatePath = join(dir.path, 'custom.cfg.njk');
+  const bundled = await readFile(join(import.meta.dirname, '..', '..', 'templates', 'haproxy.cfg.njk'), 'utf8');
+  await writeFile(templatePath, bundled);
+  const port = await freePort();
+  common = [
+    '--etcd-endpoints', etcd.endpoint,
+    '--prefix', PREFIX,
+    '--template', templatePath,
+    '--set', `listen=127.0.0.1:${port}`,
+    '--set', `stats_socket=${statsSocket}`,
+    '--set', `server_state_file=${join(dir.path, 'server-state')}`,
+    '--set', 'check_inter=500ms',
+    '--log-level', 'debug',
+  ];
+  await client.put(`${PREFIX}/a/ip`).value(IPS[0]!);
+  await client.put(`${PREFIX}/a/port`).value('3306');
+  const first = await runCli(['render', '--check', ...common]);
+  expect(first.code, first.stderr).toBe(0);
+  await writeFile(configPath, first.stdout);
+  haproxy = await startHaproxy({ configPath, dir: dir.path });
+  watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '1s', '--resync', '2s']);
+  await watcher.waitForLog((e) => e.msg === 'watching etcd');
+});
+
+afterAll(async () => {
+  await watcher?.stop('SIGKILL');
+  await haproxy?.stop();
+  client?.close();
+  await etcd?.destroy();
+  for (const n of nodes) await n.close();
+  await dir?.remove();
+});
+
+describe('galera-haproxy watch', () => {
+  it('adds servers registered in every layout without a reload', async () => {
+    await untilServers([`${IPS[0]}:3306`]);
+    const before = await reloadCount();
+    await client.put(`${PREFIX}/b`).value(`${IPS[1]}:3306`);
+    await client.put(`${PREFIX}/c`).value(JSON.stringify({ ip: IPS[2], port: 3306, weight: 5 }));
+    await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`, `${IPS[2]}:3306`]);
+    expect((await runtime()).find((s) => s.address === IPS[2])?.weight).toBe(5);
+    expect(await reloadCount()).toBe(before);
+    const onDisk = await readFile(configPath, 'utf8');
+    for (const ip of IPS.slice(0, 3)) expect(onDisk).toContain(`${ip}:3306`);
+  });
+
+  it('rejects a hostile value with a line naming the key, and renders nothing of it', async () => {
+    await client.put(`${PREFIX}/evil`).value(`${IPS[3]}:3306\n  server injected 127.0.0.99:3306`);
+    const line = await watcher!.waitForLog((e) => typeof e.msg === 'string' && e.msg.includes('node rejected') && e.key === `${PREFIX}/evil`);
+    expect(line.msg).toContain(`${PREFIX}/evil`);
+    await client.put(`${PREFIX}/d`).value(IPS[3]!);
+    await untilServers(IPS.map((ip) => `${ip}:3306`));
+    const onDisk = await readFile(configPath, 'utf8');
+    expect(onDisk).not.toContain('injected');
+    expect(onDisk).not.toContain('127.0.0.99');
+    await client.delete().key(`${PREFIX}/evil`);
+  });
+
+  it('removes a deleted node from HAProxy and from the file', async () => {
+    await client.delete().key(`${PREFIX}/d`);
+    await untilServers(IPS.slice(0, 3).map((ip) => `${ip}:3306`));
+    expect(await readFile(configPath, 'utf8')).not.toContain(`${IPS[3]}:3306`);
+  });
+
+  it('keeps the last config when the whole prefix vanishes (guard)', async () => {
+    const before = await readFile(configPath, 'utf8');
+    await client.delete().prefix(`${PREFIX}/`);
+    await watcher!.waitForLog((e) => e.outcome === 'guarded');
+    expect(await readFile(configPath, 'utf8')).toBe(before);
+    expect(await runtimeAddresses()).toHaveLength(3);
+    await client.put(`${PREFIX}/a`).value(IPS[0]!);
+    await untilServers([`${IPS[0]}:3306`]);
+  });
+
+  it('keeps the last good config through a broken template, and heals when it is fixed', async () => {
+    const good = await readFile(templatePath, 'utf8');
+    const before = await readFile(configPath, 'utf8');
+    await writeFile(templatePath, `${good}\n    this-is-not-a-directive {{ nodes | length }}\n`);
+    await watcher!.waitForLog((e) => e.outcome === 'failed' && typeof e.reason === 'string' && e.reason.includes('haproxy -c'));
+    expect(await readFile(configPath, 'utf8')).toBe(before);
+    await writeFile(templatePath, `${good}\n{% if %}\n`);
+    await watcher!.waitForLog((e) => e.outcome === 'failed' && typeof e.reason === 'string' && e.reason.startsWith('render'));
+    expect(await readFile(configPath, 'utf8')).toBe(before);
+    await writeFile(templatePath, good);
+    await client.put(`${PREFIX}/b`).value(IPS[1]!);
+    await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`]);
+  });
+
+  it('repairs a server disabled by hand', async () => {
+    await sendSocketCommand(statsSocket, `disable server galera/${(await runtime())[0]!.name}`);
+    await eventually('drift repaired', async () => ((await runtime()).every((s) => (s.adminState & 0x01) === 0) ? true : undefined), 10_000);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    const code = await watcher!.stop('SIGTERM');
+    watcher = null;
+    expect(code).toBe(0);
+  });
+});
+
+describe('galera-haproxy once and render', () => {
+  it('once applies the current state and exits 0', async () => {
+    await client.put(`${PREFIX}/c`).value(IPS[2]!);
+    const r = await runCli(['once', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket]);
+    expect(r.code, r.stderr).toBe(0);
+    await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`, `${IPS[2]}:3306`]);
+  });
+
+  it('render --nodes prints a checked config and touches nothing', async () => {
+    const nodesFile = join(dir.path, 'nodes.json');
+    await writeFile(nodesFile, JSON.stringify({ [`${PREFIX}/x/ip`]: '10.1.2.3', [`${PREFIX}/x/port`]: '3307', [`${PREFIX}/y`]: '[2001:db8::1]:3306' }));
+    const r = await runCli(['render', '--nodes', nodesFile, '--check', '--set', `stats_socket=${statsSocket}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/server x 10\.1\.2\.3:3307/);
+    expect(r.stdout).toMatch(/server y \[2001:db8::1\]:3306/);
+  });
+
+  it('render fails with one clear line on a bad --set, and with exit 3 below --min-servers', async () => {
+    const bad = await runCli(['render', '--nodes', '/dev/null', '--set', 'listen=0.0.0.0:99999']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/listen/);
+    const nodesFile = join(dir.path, 'one.json');
+    await writeFile(nodesFile, JSON.stringify({ [`${PREFIX}/x`]: '10.1.2.3' }));
+    const guarded = await runCli(['render', '--nodes', nodesFile, '--min-servers', '2']);
+    expect(guarded.code).toBe(3);
+    expect(guarded.stderr).toMatch(/fewer than --min-servers 2/);
+  });
+
+  it('once against an unreachable etcd fails without touching the file', async () => {
+    const before = await readFile(configPath, 'utf8');
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['once', ...common.map((a) => (a === etcd.endpoint ? dead : a)), '--config', configPath, '--stats-socket', statsSocket], { timeoutMs: 60_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/etcd/i);
+    expect(await readFile(configPath, 'utf8')).toBe(before);
+  });
+});
