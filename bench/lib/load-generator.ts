@@ -11,6 +11,8 @@ export interface LoadOptions {
   connectionTimeoutMs?: number;
   /** A reply counts as success when it starts with this. @default 'fake-galera ' */
   expectPrefix?: string;
+  /** Stops opening connections early when aborted (the run is still bounded by durationMs). */
+  signal?: AbortSignal;
   /** Hard cap on attempts, whatever the rate and duration. @default 100000 */
   maxAttempts?: number;
 }
@@ -75,7 +77,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
   const stats: LoadStats = { attempts: 0, ok: 0, failed: 0, failures: [], perBackend: {}, latencyMs: { p50: 0, p99: 0, max: 0 }, elapsedMs: 0 };
   const latencies: number[] = [];
 
-  while (performance.now() - started < options.durationMs && stats.attempts < maxAttempts) {
+  while (performance.now() - started < options.durationMs && stats.attempts < maxAttempts && options.signal?.aborted !== true) {
     // Catch up by schedule rather than by sleeping a fixed step, so timer jitter does not lower the rate.
     const due = Math.floor((performance.now() - started) / intervalMs) + 1;
     while (stats.attempts < due && stats.attempts < maxAttempts) {

@@ -27,6 +27,16 @@ export interface ApplierOptions {
   readonly logger: Logger;
   /** Injected for tests; built from masterSocket / reloadCmd otherwise. */
   readonly reloader?: Reloader;
+  /**
+   * Apply server changes through the Runtime API. Off, every change is a confirmed reload (for an
+   * HAProxy built without dynamic servers, or to compare both paths). @default true
+   */
+  readonly runtimeApi?: boolean;
+  /**
+   * A plan with more runtime ops than this is carried by one reload instead: past a few hundred
+   * servers, one reload is quicker than one socket round trip per server. @default 200
+   */
+  readonly maxRuntimeOps?: number;
   /** Per-request socket timeout. @default 5000 */
   readonly socketTimeoutMs?: number;
 }
@@ -222,6 +232,11 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
 
     let reasons = plan.reloadReasons;
     let fellBack = false;
+    if (reasons.length === 0 && options.runtimeApi === false) {
+      reasons = [`${plan.runtimeOps.length} server change(s) and the Runtime API is off`];
+    } else if (reasons.length === 0 && plan.runtimeOps.length > (options.maxRuntimeOps ?? 200)) {
+      reasons = [`${plan.runtimeOps.length} server changes: one reload is quicker than ${plan.runtimeOps.length} runtime ops`];
+    }
     if (reasons.length === 0) {
       const live = new Map((runtime ?? []).map((s) => [keyOf(s), s]));
       try {

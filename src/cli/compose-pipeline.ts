@@ -61,6 +61,8 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
         minReloadIntervalMs: options.minReloadIntervalMs,
         drainTimeoutMs: options.drainTimeoutMs,
         confirmTimeoutMs: 15_000,
+        runtimeApi: options.runtimeApi,
+        maxRuntimeOps: options.maxRuntimeOps,
         logger,
       })
     : null;

@@ -33,5 +33,7 @@ export function addApplyFlags(cmd: Command): Command {
     .option('--stats-socket <path>', 'admin stats socket for the Runtime API (default: the template variable stats_socket)')
     .option('--reload-cmd <argv>', 'reload command instead of the master CLI: words or a JSON array, run without a shell')
     .option('--min-reload-interval <duration>', 'minimum gap between two reloads', '2s')
-    .option('--drain-timeout <duration>', 'how long a removed server drains before its sessions are shut down', '30s');
+    .option('--drain-timeout <duration>', 'how long a removed server drains before its sessions are shut down', '30s')
+    .option('--no-runtime-api', 'apply every change by a confirmed reload (HAProxy without dynamic servers)')
+    .option('--max-runtime-ops <n>', 'a change touching more servers than this is one reload instead', '200');
 }

@@ -20,6 +20,8 @@ export interface PipelineFlags {
   minReloadInterval?: string;
   drainTimeout?: string;
   checkTimeout?: string;
+  runtimeApi?: boolean;
+  maxRuntimeOps?: string;
 }
 
 /** The validated options of the pipeline, with every default applied. */
@@ -53,6 +55,10 @@ export interface PipelineOptions {
   readonly drainTimeoutMs: number;
   /** @default 10s */
   readonly checkTimeoutMs: number;
+  /** Server changes through the Runtime API; off, every change is a reload. @default true */
+  readonly runtimeApi: boolean;
+  /** Past this many server changes in one plan, one reload carries them. @default 200 */
+  readonly maxRuntimeOps: number;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -136,5 +142,7 @@ export function resolvePipelineOptions(flags: PipelineFlags): PipelineOptions {
     minReloadIntervalMs: duration(flags.minReloadInterval, '--min-reload-interval', 2_000),
     drainTimeoutMs: duration(flags.drainTimeout, '--drain-timeout', 30_000),
     checkTimeoutMs: duration(flags.checkTimeout, '--check-timeout', 10_000),
+    runtimeApi: flags.runtimeApi ?? true,
+    maxRuntimeOps: flags.maxRuntimeOps === undefined ? 200 : integer(flags.maxRuntimeOps, '--max-runtime-ops', 0, 1_000_000),
   };
 }

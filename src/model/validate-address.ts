@@ -20,7 +20,8 @@ export const MAX_VALUE_LENGTH = 1024;
 /** Shows a value in a reason: JSON-quoted so control characters are visible, and bounded. */
 export function quote(value: string): string {
   const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
-  return JSON.stringify(shown);
+  // JSON.stringify escapes C0 but not DEL, C1 or U+2028/2029; escape those too so a reason stays one line.
+  return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
@@ -32,14 +33,26 @@ export function cleanValue(raw: string): Checked<string> {
   const value = raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   if (value.length === 0) return bad('value is empty');
   if (value.length > MAX_VALUE_LENGTH) return bad(`value is ${value.length} characters long (max ${MAX_VALUE_LENGTH})`);
-  // C0, DEL, C1 and the Unicode line/paragraph separators: none belongs in an address or a config line.
-  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(value);
-  if (control) {
-    const code = control[0].charCodeAt(0).toString(16).padStart(4, '0');
+  const control = findControlCharacter(value);
+  if (control !== undefined) {
+    const code = control.toString(16).padStart(4, '0');
     return bad(`value ${quote(value)} contains control character U+${code.toUpperCase()}`);
   }
   if (value.includes('#')) return bad(`value ${quote(value)} contains '#', which starts a comment in haproxy.cfg`);
   return ok(value);
+}
+
+/**
+ * The first C0 (including NUL, tab, CR, LF), DEL, C1 or Unicode line/paragraph separator code unit in
+ * `value`, or undefined. None belongs in an address or a config line: HAProxy splits lines on LF and
+ * tokens on whitespace, and a reader's terminal may act on the rest.
+ */
+export function findControlCharacter(value: string): number | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029) return code;
+  }
+  return undefined;
 }
 
 /** Dotted quad, each part 0–255 written without leading zeros (010 reads as octal to some tools). */

@@ -1,17 +1,17 @@
 import { RenderError } from '../errors.js';
+import { findControlCharacter, quote } from '../model/validate-address.js';
 
 /**
- * Characters that must never come out of a value into haproxy.cfg: a line break starts a new directive,
- * other control characters confuse HAProxy's tokenizer or a reader. The model already refuses them; this
- * second check holds for any template and any caller that builds a ClusterState by hand.
+ * Control characters must never come out of a value into haproxy.cfg: a line break starts a new
+ * directive. The model already refuses them; this second check holds for any template and for any
+ * caller that builds a ClusterState by hand.
+ *
+ * Throws {@link RenderError} naming the path (`nodes[3].address`) of the first string that has one.
  */
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-
-/** Throws {@link RenderError} naming the path (`nodes[3].address`) of the first string with a control character. */
 export function assertPrintable(value: unknown, path: string): void {
   if (typeof value === 'string') {
-    if (FORBIDDEN.test(value)) {
-      throw new RenderError(`refusing to render ${path}: value ${JSON.stringify(value.slice(0, 64))} contains a control character`);
+    if (findControlCharacter(value) !== undefined) {
+      throw new RenderError(`refusing to render ${path}: value ${quote(value)} contains a control character`);
     }
     return;
   }

@@ -5,6 +5,7 @@ import nunjucks from 'nunjucks';
 import { RenderError } from '../errors.js';
 import { formatEndpoint } from '../model/decode-cluster.js';
 import type { ClusterState } from '../model/types.js';
+import { embeddedAssetPath } from '../cli/sea-assets.js';
 import { assertPrintable, cfgFilter } from './context-guard.js';
 import { defaultVars, validateVars } from './template-vars.js';
 
@@ -43,6 +44,10 @@ export interface TemplateNode {
  * `src/render/*.ts` (vitest, tsx) and as `dist/render/*.js` (after tsc), so one relative path serves both.
  */
 export function defaultTemplatePath(): string {
+  // The standalone binary is a CommonJS bundle without import.meta.url; it carries the template inside
+  // itself and unpacks it (see src/cli/sea-assets.ts); run any other way, there is no embedded copy.
+  const embedded = embeddedAssetPath('templates/haproxy.cfg.njk');
+  if (embedded !== undefined) return embedded;
   return fileURLToPath(new URL('../../templates/haproxy.cfg.njk', import.meta.url));
 }
 

@@ -19,7 +19,7 @@ const integer =
     /^(0|[1-9]\d*)$/.test(v) && Number(v) >= min && Number(v) <= max ? null : `must be an integer in ${min}-${max}`;
 
 const absolutePath: Validator = (v) =>
-  /^\/[A-Za-z0-9_.\/@+-]*$/.test(v) ? null : 'must be an absolute path of letters, digits and _ . / @ + -';
+  /^\/[A-Za-z0-9_./@+-]*$/.test(v) ? null : 'must be an absolute path of letters, digits and _ . / @ + -';
 
 const port: Validator = (v) => integer(1, 65535)(v) && 'must be a port number in 1-65535';
 

@@ -179,7 +179,11 @@ class EtcdProcess implements EtcdServer {
     await mkdir(this.dataDir, { recursive: true });
     const log = await open(this.logFile, 'a');
     const child = spawn(this.bin, this.args(), { stdio: ['ignore', log.fd, log.fd] });
-    await log.close();
+    // Listen before any await: 'spawn' fires on the next tick.
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => reject(new Error(`${INSTALL_HINT} (${err.message})`, { cause: err })));
+    });
     this.child = child;
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', () => {
@@ -187,10 +191,11 @@ class EtcdProcess implements EtcdServer {
         resolve();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (err) => reject(new Error(`${INSTALL_HINT} (${err.message})`, { cause: err })));
-    });
+    try {
+      await spawned;
+    } finally {
+      await log.close();
+    }
   }
 
   /** Waits until this member answers a status call and knows a leader. */

@@ -1,0 +1,328 @@
+/**
+ * Membership churn under load, three ways in one run:
+ *   (a) galera-haproxy, runtime path (defaults)
+ *   (b) galera-haproxy, every change a confirmed seamless reload (--no-runtime-api)
+ *   (c) the confd way: render + haproxy -c + `haproxy -sf <old pid>` (no fd transfer) on every change
+ * Backends are fake Galera nodes on 127.0.0.21–27. A load generator opens new TCP connections through
+ * HAProxy at 250/s and checks each is greeted by a backend. Meanwhile CHANGES membership changes go through
+ * etcd (never fewer than 2 live nodes), one at a time, each timed from the etcd put to HAProxy's runtime.
+ * Also measured, because reloads hurt in ways that are not failed connections:
+ *   - a registered node whose clustercheck answers 503 all along (a donor): connections it received;
+ *   - long-lived sessions (one more opened every 50 changes, held to the end): HAProxy processes left
+ *     alive at the end and their total RSS.
+ * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c]
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { startEtcd } from '../test/helpers/etcd.js';
+import { startHaproxy } from '../test/helpers/haproxy.js';
+import { startFakeGaleraNode, type FakeGaleraNode } from '../test/helpers/fake-galera.js';
+import { freePort, tempDir, type TempDir } from '../test/helpers/ports.js';
+import { runCli, startCliDaemon } from '../test/helpers/cli.js';
+import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
+import { parseServersState } from '../src/apply/runtime-commands.js';
+import { parseShowProc } from '../src/apply/master-cli-reloader.js';
+import { runLoad, type LoadStats } from './lib/load-generator.js';
+import { decodeCluster } from '../src/model/decode-cluster.js';
+import { createRenderer } from '../src/render/render-config.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+};
+const CHANGES = Number(arg('changes', '1000'));
+const MODES = arg('modes', 'a,b,c').split(',');
+const RATE = 250;
+const STEADY = ['127.0.0.21', '127.0.0.22'];
+const DONOR = '127.0.0.23';
+const CHURN = ['127.0.0.24', '127.0.0.25', '127.0.0.26', '127.0.0.27'];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface ModeResult {
+  mode: string;
+  changes: number;
+  connections: number;
+  failed: number;
+  reloads: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  toDonor: number;
+  haproxyProcesses: number;
+  haproxyRssMb: number;
+  seconds: number;
+  failures: string[];
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
+}
+
+/** HAProxy processes whose command line names this run's config, and their total RSS. */
+function haproxyProcesses(configPath: string): { count: number; rssMb: number } {
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-f', configPath], { encoding: 'utf8' });
+  } catch {
+    return { count: 0, rssMb: 0 };
+  }
+  let count = 0;
+  let rssKb = 0;
+  for (const pid of out.split('\n').filter(Boolean)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      if (!/^Name:\s+haproxy/m.test(status)) continue;
+      count += 1;
+      rssKb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { count, rssMb: rssKb / 1024 };
+}
+
+async function runtimeState(statsSocket: string): Promise<Map<string, { maint: boolean; drain: boolean }>> {
+  const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
+  return new Map(servers.map((s) => [s.address, { maint: (s.adminState & 0x67) !== 0, drain: (s.adminState & 0x18) !== 0 }]));
+}
+
+/** Waits until HAProxy's runtime shows `ip` serving (present) or out of rotation (gone, drain or maint). */
+async function untilLive(statsSocket: string, ip: string, present: boolean, timeoutMs = 10_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const state = await runtimeState(statsSocket).catch(() => null);
+    if (state) {
+      const s = state.get(ip);
+      const serving = s !== undefined && !s.maint && !s.drain;
+      if (serving === present) return performance.now() - t0;
+    }
+    await sleep(1);
+  }
+  throw new Error(`${ip} did not become ${present ? 'present' : 'absent'} in HAProxy within ${timeoutMs} ms`);
+}
+
+function openLongSession(port: number, sessions: Socket[]): void {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  sessions.push(socket);
+}
+
+interface Target {
+  listenPort: number;
+  statsSocket: string;
+  configPath: string;
+  reloads(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function churn(name: string, client: Etcd3, prefix: string, target: Target, donor: FakeGaleraNode): Promise<ModeResult> {
+  const started = performance.now();
+  const donorBefore = donor.connections();
+  const reloadsBefore = await target.reloads();
+  const abort = new AbortController();
+  const load = runLoad({ host: '127.0.0.1', port: target.listenPort, ratePerSecond: RATE, durationMs: 30 * 60_000, signal: abort.signal });
+  const sessions: Socket[] = [];
+  const latencies: number[] = [];
+  const live = new Set<string>();
+  let stats: LoadStats;
+  try {
+    for (let i = 0; i < CHANGES; i++) {
+      if (i % 50 === 0) openLongSession(target.listenPort, sessions);
+      const ip = CHURN[Math.floor(Math.random() * CHURN.length)]!;
+      const key = `${prefix}/${ip.replaceAll('.', '-')}`;
+      if (live.has(ip)) {
+        await client.delete().key(key);
+        live.delete(ip);
+        latencies.push(await untilLive(target.statsSocket, ip, false));
+      } else {
+        await client.put(key).value(ip);
+        live.add(ip);
+        latencies.push(await untilLive(target.statsSocket, ip, true));
+      }
+    }
+  } finally {
+    abort.abort();
+    stats = await load;
+  }
+  const procs = haproxyProcesses(target.configPath);
+  for (const s of sessions) s.destroy();
+  const reloads = (await target.reloads()) - reloadsBefore;
+  for (const ip of live) await client.delete().key(`${prefix}/${ip.replaceAll('.', '-')}`);
+  latencies.sort((a, b) => a - b);
+  return {
+    mode: name,
+    changes: CHANGES,
+    connections: stats.attempts,
+    failed: stats.failed,
+    reloads,
+    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+    toDonor: donor.connections() - donorBefore,
+    haproxyProcesses: procs.count,
+    haproxyRssMb: procs.rssMb,
+    seconds: (performance.now() - started) / 1000,
+    failures: stats.failures.slice(0, 5),
+  };
+}
+
+async function seed(client: Etcd3, prefix: string): Promise<void> {
+  for (const ip of [...STEADY, DONOR]) await client.put(`${prefix}/${ip.replaceAll('.', '-')}`).value(ip);
+}
+
+function commonSets(dir: TempDir, listenPort: number): string[] {
+  return [
+    '--set', `listen=127.0.0.1:${listenPort}`,
+    '--set', `stats_socket=${join(dir.path, 'admin.sock')}`,
+    '--set', `server_state_file=${join(dir.path, 'server-state')}`,
+    '--set', 'check_inter=1s',
+  ];
+}
+
+async function galeraHaproxyTarget(etcdEndpoint: string, prefix: string, runtimeApi: boolean): Promise<Target> {
+  const dir = await tempDir('galera-haproxy-bench-');
+  const listenPort = await freePort();
+  const configPath = join(dir.path, 'haproxy.cfg');
+  const sets = ['--etcd-endpoints', etcdEndpoint, '--prefix', prefix, ...commonSets(dir, listenPort)];
+  const first = await runCli(['render', '--check', ...sets]);
+  if (first.code !== 0) throw new Error(`render failed: ${first.stderr}`);
+  writeFileSync(configPath, first.stdout);
+  const haproxy = await startHaproxy({ configPath, dir: dir.path });
+  const statsSocket = join(dir.path, 'admin.sock');
+  await untilLive(statsSocket, DONOR, true).catch(() => undefined);
+  const watcher = startCliDaemon([
+    'watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
+    '--log-level', 'warn', '--drain-timeout', '1s',
+    ...(runtimeApi ? [] : ['--no-runtime-api', '--min-reload-interval', '0']),
+  ]);
+  await sleep(1500);
+  return {
+    listenPort,
+    statsSocket,
+    configPath,
+    reloads: async () => parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads ?? 0,
+    stop: async () => {
+      await watcher.stop();
+      await haproxy.stop();
+      await dir.remove();
+    },
+  };
+}
+
+/** confd's loop, done as quickly as confd could: on every etcd event render, check, and `-sf` reload. */
+async function confdTarget(client: Etcd3, prefix: string): Promise<Target> {
+  const dir = await tempDir('galera-haproxy-bench-confd-');
+  const listenPort = await freePort();
+  const configPath = join(dir.path, 'haproxy.cfg');
+  const pidFile = join(dir.path, 'haproxy.pid');
+  const statsSocket = join(dir.path, 'admin.sock');
+  const vars = Object.fromEntries(commonSets(dir, listenPort).filter((_, i) => i % 2 === 1).map((kv) => kv.split('=') as [string, string]));
+  const renderer = createRenderer({ vars });
+  let reloads = 0;
+  const renderNow = async (): Promise<string> => {
+    const kvs = Object.entries(await client.getAll().prefix(`${prefix}/`).strings()).map(([key, value]) => ({ key, value }));
+    // confd's haproxy runs as a plain daemon: no master-worker, no listener hand-over.
+    return renderer
+      .render(decodeCluster(prefix, kvs), { revision: 'confd' })
+      .replace(/^\s*master-worker\s*$/m, '')
+      .replace(' expose-fd listeners', '');
+  };
+  const start = (extra: string[]): void => {
+    execFileSync('haproxy', ['-D', '-f', configPath, '-p', pidFile, ...extra], { stdio: 'ignore' });
+  };
+  writeFileSync(configPath, await renderNow());
+  start([]);
+  let busy = false;
+  let again = false;
+  const reloadNow = async (): Promise<void> => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    do {
+      again = false;
+      const staged = `${configPath}.staged`;
+      writeFileSync(staged, await renderNow());
+      execFileSync('haproxy', ['-c', '-f', staged], { stdio: 'ignore' });
+      execFileSync('mv', [staged, configPath]);
+      const old = readFileSync(pidFile, 'utf8').trim().split(/\s+/);
+      start(['-sf', ...old]);
+      reloads += 1;
+    } while (again);
+    busy = false;
+  };
+  const watcher = await client.watch().prefix(`${prefix}/`).create();
+  watcher.on('put', () => void reloadNow());
+  watcher.on('delete', () => void reloadNow());
+  watcher.on('error', () => undefined);
+  await sleep(1500);
+  return {
+    listenPort,
+    statsSocket,
+    configPath,
+    reloads: async () => reloads,
+    stop: async () => {
+      await watcher.cancel();
+      try {
+        execFileSync('pkill', ['-f', configPath]);
+      } catch {
+        // none left
+      }
+      await dir.remove();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const etcd = await startEtcd();
+  const client = etcd.client();
+  const nodes: FakeGaleraNode[] = [];
+  const results: ModeResult[] = [];
+  try {
+    for (const ip of [...STEADY, DONOR, ...CHURN]) nodes.push(await startFakeGaleraNode({ ip, healthy: ip !== DONOR, holdConnections: true }));
+    const donor = nodes[STEADY.length]!;
+    const modes: Record<string, { name: string; make: (prefix: string) => Promise<Target> }> = {
+      a: { name: '(a) galera-haproxy runtime', make: (p) => galeraHaproxyTarget(etcd.endpoint, p, true) },
+      b: { name: '(b) galera-haproxy reload', make: (p) => galeraHaproxyTarget(etcd.endpoint, p, false) },
+      c: { name: '(c) confd way (-sf)', make: (p) => confdTarget(client, p) },
+    };
+    for (const key of MODES) {
+      const mode = modes[key];
+      if (!mode) throw new Error(`unknown mode ${key}; use a, b, c`);
+      const prefix = `/bench/${key}`;
+      await seed(client, prefix);
+      const target = await mode.make(prefix);
+      try {
+        process.stderr.write(`${mode.name}: ${CHANGES} changes at ${RATE} new connections/s ...\n`);
+        results.push(await churn(mode.name, client, prefix, target, donor));
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    for (const n of nodes) await n.close();
+    client.close();
+    await etcd.destroy();
+  }
+  const f = (n: number): string => n.toFixed(1);
+  console.log('');
+  console.log('| mode | changes | new conns | failed | reloads | put→live p50 / p99 / max (ms) | conns to a 503 node | haproxy procs at end | their RSS (MB) | seconds |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(`| ${r.mode} | ${r.changes} | ${r.connections} | ${r.failed} | ${r.reloads} | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.max)} | ${r.toDonor} | ${r.haproxyProcesses} | ${f(r.haproxyRssMb)} | ${f(r.seconds)} |`);
+  }
+  const a = results.find((r) => r.mode.startsWith('(a)'));
+  const c = results.find((r) => r.mode.startsWith('(c)'));
+  if (a && c && a.latencyMs.p99 > 0) console.log(`\np99 put→live: runtime path is ${(c.latencyMs.p99 / a.latencyMs.p99).toFixed(1)}× faster than the confd way`);
+  for (const r of results) if (r.failures.length > 0) console.log(`${r.mode} first failures: ${r.failures.join(' | ')}`);
+  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, results }));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,133 @@
+/**
+ * Scale: a burst of key changes, and the daemon's memory.
+ *   1. The watcher idles on 3 nodes: its RSS.
+ *   2. A burst of BURST puts (flat layout, addresses in 127.1.0.0/16) is written to etcd as fast as etcd
+ *      takes them (transactions of 128 puts). Measured: time from the first put, and from the last put,
+ *      until HAProxy's runtime lists every server; how many applies (sync passes that changed HAProxy)
+ *      it took; the watcher's RSS holding them.
+ * Baseline in the same run: the same burst applied by one `galera-haproxy once` (a single read, render,
+ * check and reload), i.e. the best a batch tool could do.
+ * Usage: npx tsx bench/scale.ts [--burst 10000]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { startEtcd } from '../test/helpers/etcd.js';
+import { startHaproxy } from '../test/helpers/haproxy.js';
+import { freePort, tempDir } from '../test/helpers/ports.js';
+import { runCli, startCliDaemon, type CliDaemon } from '../test/helpers/cli.js';
+import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
+
+const args = process.argv.slice(2);
+const i = args.indexOf('--burst');
+const BURST = i >= 0 ? Number(args[i + 1]) : 10_000;
+const PREFIX = '/bench/scale';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const ipFor = (n: number): string => `127.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+
+async function writeBurst(client: Etcd3, count: number, offset: number): Promise<{ firstAt: number; lastAt: number }> {
+  const firstAt = performance.now();
+  for (let start = 0; start < count; start += 128) {
+    const ops = [];
+    for (let n = start; n < Math.min(count, start + 128); n++) ops.push(client.put(`${PREFIX}/n${n + offset}`).value(ipFor(n + offset)));
+    await client.if(`${PREFIX}/none`, 'Version', '==', 0).then(...ops).commit();
+  }
+  return { firstAt, lastAt: performance.now() };
+}
+
+async function serverCount(statsSocket: string): Promise<number> {
+  const reply = await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 10_000 });
+  return reply.split('\n').filter((l) => /^\d/.test(l)).length;
+}
+
+async function untilCount(statsSocket: string, want: number, timeoutMs = 120_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if ((await serverCount(statsSocket).catch(() => -1)) === want) return performance.now();
+    await sleep(5);
+  }
+  throw new Error(`HAProxy did not list ${want} servers within ${timeoutMs} ms`);
+}
+
+const applies = (w: CliDaemon): number => w.logs.filter((e) => typeof e.outcome === 'string' && ['runtime', 'reload'].includes(e.outcome as string)).length;
+
+async function main(): Promise<void> {
+  const etcd = await startEtcd();
+  const client = etcd.client();
+  const dir = await tempDir('galera-haproxy-scale-');
+  const results: Record<string, number | string> = { burst: BURST };
+  let watcher: CliDaemon | null = null;
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    for (let n = 0; n < 3; n++) await client.put(`${PREFIX}/seed${n}`).value(`127.0.1.${n + 1}`);
+    const listenPort = await freePort();
+    const statsSocket = join(dir.path, 'admin.sock');
+    const configPath = join(dir.path, 'haproxy.cfg');
+    const sets = [
+      '--etcd-endpoints', etcd.endpoint, '--prefix', PREFIX,
+      '--set', `listen=127.0.0.1:${listenPort}`, '--set', `stats_socket=${statsSocket}`,
+      '--set', `server_state_file=${join(dir.path, 'server-state')}`, '--set', 'maxconn=20000',
+    ];
+    const first = await runCli(['render', ...sets]);
+    if (first.code !== 0) throw new Error(first.stderr);
+    writeFileSync(configPath, first.stdout);
+    const haproxy = await startHaproxy({ configPath, dir: dir.path });
+    stops.push(() => haproxy.stop());
+    watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0']);
+    const w = watcher;
+    stops.push(() => w.stop());
+    await w.waitForLog((e) => e.msg === 'watching etcd');
+    await sleep(5000);
+    results.idleRssMb = Number(rssMb(w.child.pid!).toFixed(1));
+
+    const before = applies(w);
+    const { firstAt, lastAt } = await writeBurst(client, BURST, 0);
+    const doneAt = await untilCount(statsSocket, BURST + 3);
+    results.writeMs = Math.round(lastAt - firstAt);
+    results.firstPutToLiveMs = Math.round(doneAt - firstAt);
+    results.lastPutToLiveMs = Math.round(doneAt - lastAt);
+    await sleep(1000);
+    results.applies = applies(w) - before;
+    results.holdingRssMb = Number(rssMb(w.child.pid!).toFixed(1));
+    await w.stop();
+
+    // Baseline: the same number of new keys, applied by a single batch pass.
+    const { lastAt: lastBatch } = await writeBurst(client, BURST, BURST);
+    const t0 = performance.now();
+    const once = await runCli(['once', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket], { timeoutMs: 120_000 });
+    if (once.code !== 0) throw new Error(`once failed: ${once.stderr}`);
+    const batchDone = await untilCount(statsSocket, 2 * BURST + 3);
+    results.batchOnceMs = Math.round(batchDone - t0);
+    results.batchLastPutToLiveMs = Math.round(batchDone - lastBatch);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    client.close();
+    await etcd.destroy();
+    await dir.remove();
+  }
+  console.log('');
+  console.log('| measure | value |');
+  console.log('|---|---|');
+  console.log(`| watcher RSS, idle on 3 nodes | ${results.idleRssMb} MB |`);
+  console.log(`| burst of ${BURST} puts: etcd write time | ${results.writeMs} ms |`);
+  console.log(`| first put → all ${BURST} live in HAProxy | ${results.firstPutToLiveMs} ms |`);
+  console.log(`| last put → all live | ${results.lastPutToLiveMs} ms |`);
+  console.log(`| applies for the burst | ${results.applies} |`);
+  console.log(`| watcher RSS holding ${BURST + 3} nodes | ${results.holdingRssMb} MB |`);
+  console.log(`| baseline: one \`once\` pass for ${BURST} more (process start → live) | ${results.batchOnceMs} ms |`);
+  console.log(JSON.stringify({ bench: 'scale', ...results }));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
