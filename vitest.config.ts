@@ -21,6 +21,19 @@ export default defineConfig({
         },
       },
       {
+        // Builds the standalone binary and the sidecar image (root, buildah, debootstrap), then runs
+        // both where no Node.js exists.
+        test: {
+          name: 'packaging',
+          include: ['test/packaging/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+          // One file at a time: each runs .ci/build-image, and two builds must not share dist/sea.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../observe/logger.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
 import type { CliIO } from './io.js';
+import { ConfigError } from '../errors.js';
 
 export type CommandFlags = PipelineFlags & EtcdFlags;
 
@@ -50,9 +51,12 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   const metrics = createMetrics();
   const template = setUpTemplate(options);
-  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix }, io.env, (path: string) => readFileSync(path, 'utf8'));
+  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
   let source: ClusterSource | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
+  if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
+    throw new ConfigError('changing HAProxy needs --master-socket (HAProxy started with -W -S <socket>) or --reload-cmd');
+  }
   const applier = mode.apply
     ? createApplier({
         statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? defaultVars()['stats_socket'] ?? '/run/haproxy/admin.sock',
@@ -71,7 +75,7 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
     logger,
     metrics,
     template,
-    source: () => (source ??= createEtcdSource({ ...etcd, resyncIntervalMs: options.resyncMs }, logger)),
+    source: () => (source ??= createEtcdSource(etcd, logger)),
     live,
     applier,
     syncDeps(renderer = template.renderer): SyncDeps {

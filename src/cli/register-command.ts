@@ -1,21 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
-import { connectEtcd, parseEndpoints } from '../galera/etcd-connect.js';
 import { runRegistration } from '../galera/register.js';
 import type { RegistrationLayout } from '../galera/registration-keys.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
+import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
+import { createEtcdClient } from '../source/etcd-writer.js';
 import type { CliIO } from './io.js';
+import { addEtcdFlags } from './pipeline-flags.js';
 
-interface RegisterFlags {
+interface RegisterFlags extends EtcdFlags {
   id: string;
   ip: string;
   port: string;
   host?: string;
   ttl: string;
   layout: RegistrationLayout;
-  prefix: string;
-  etcdEndpoints: string;
   whenHealthy?: string;
   healthInterval: string;
   logLevel: LogLevel;
@@ -30,7 +31,7 @@ function parsePositiveInt(flag: string, text: string, max: number): number {
 
 /** `galera-haproxy register`: keep this node in etcd while it runs (and, optionally, while healthy). */
 export function createRegisterCommand(io: CliIO): Command {
-  return new Command('register')
+  const cmd = new Command('register')
     .description('register a Galera node in etcd under a lease; revoke it on SIGTERM/SIGINT')
     .requiredOption('--id <id>', 'node id, one path segment under the prefix')
     .requiredOption('--ip <ip>', 'address clients reach the node on (IPv4, IPv6 or host name)')
@@ -38,20 +39,14 @@ export function createRegisterCommand(io: CliIO): Command {
     .option('--host <name>', 'informational host name (seed layout)', hostname())
     .option('--ttl <seconds>', 'lease TTL: how long a dead node stays registered', '10')
     .addOption(new Option('--layout <layout>', 'key layout').choices(['seed', 'flat']).default('seed'))
-    .option('--prefix <prefix>', 'etcd prefix', io.env.GALERA_HAPROXY_PREFIX ?? '/components/galera')
-    .option(
-      '--etcd-endpoints <list>',
-      'comma-separated etcd endpoints',
-      io.env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379',
-    )
     .option('--when-healthy <url>', 'register only while this URL answers 200 (e.g. the clustercheck)')
     .option('--health-interval <ms>', 'how often to poll --when-healthy', '1000')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
-    )
-    .action(async (flags: RegisterFlags) => {
+    );
+  return addEtcdFlags(cmd).action(async (flags: RegisterFlags) => {
       const port = parsePositiveInt('--port', flags.port, 65_535);
       const ttlSeconds = parsePositiveInt('--ttl', flags.ttl, 3_600);
       const healthIntervalMs = parsePositiveInt('--health-interval', flags.healthInterval, 60_000);
@@ -62,18 +57,14 @@ export function createRegisterCommand(io: CliIO): Command {
           throw new ConfigError(`invalid --when-healthy URL ${JSON.stringify(flags.whenHealthy)}`, { cause: err });
         }
       }
-      const endpoints = parseEndpoints(flags.etcdEndpoints);
+      const etcd = resolveEtcdOptions(flags, io.env, (path) => readFileSync(path));
       const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'register' });
       const controller = new AbortController();
       void io.stopSignal.then((signal) => {
         logger.info({ signal }, 'stopping: revoking the lease');
         controller.abort();
       });
-      const client = connectEtcd({
-        endpoints,
-        username: io.env.ETCD_USERNAME,
-        password: io.env.ETCD_PASSWORD,
-      });
+      const client = createEtcdClient(etcd);
       try {
         await runRegistration(
           {
@@ -83,7 +74,7 @@ export function createRegisterCommand(io: CliIO): Command {
             host: flags.host,
             ttlSeconds,
             layout: flags.layout,
-            prefix: flags.prefix,
+            prefix: etcd.prefix,
             whenHealthyUrl: flags.whenHealthy,
             healthIntervalMs,
             client,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdir, open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { freePorts, tempDir, type TempDir } from './ports.js';
 
@@ -202,9 +203,11 @@ class EtcdProcess implements EtcdServer {
   async waitHealthy(timeoutMs = this.options.healthTimeoutMs ?? 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let lastError = 'no answer yet';
+    // No circuit breaker: etcd3's default would stop probing for 5 s after three refused connections.
     const probe = new Etcd3({
       hosts: [this.endpoint],
       dialTimeout: 1000,
+      faultHandling: { host: () => noop, global: noop },
       credentials: credentialsFor(this.options.tls),
       defaultCallOptions: () => ({ deadline: Date.now() + 1000 }),
     });
@@ -342,6 +345,7 @@ export async function startEtcdCluster(size = 3, options: Omit<EtcdStartOptions,
       while (Date.now() < deadline) {
         for (const member of members.filter((m) => m.running)) {
           const probe = testClient([member.endpoint], {
+            faultHandling: { host: () => noop, global: noop },
             credentials: credentialsFor(options.tls),
             defaultCallOptions: () => ({ deadline: Date.now() + 1000 }),
           });

@@ -9,6 +9,7 @@ import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
 import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
 import { parseServersState } from '../../src/apply/runtime-commands.js';
+import { parseShowProc } from '../../src/apply/master-cli-reloader.js';
 import type { RuntimeServer } from '../../src/plan/types.js';
 
 // The real CLI (`watch`, `once`, `render`) against a real etcd and a real HAProxy 2.6 in master-worker
@@ -35,9 +36,8 @@ async function runtimeAddresses(): Promise<string[]> {
   return (await runtime()).map((s) => `${s.address}:${s.port}`).sort();
 }
 
-async function reloadCount(): Promise<string> {
-  const proc = await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 });
-  return proc.split('\n').filter((l) => /\bworker\b/.test(l) && !/old/.test(l)).join('|');
+async function reloadCount(): Promise<number | undefined> {
+  return parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads;
 }
 
 const untilServers = (want: string[]) =>
@@ -133,10 +133,15 @@ describe('galera-haproxy watch', () => {
     await writeFile(templatePath, `${good}\n    this-is-not-a-directive {{ nodes | length }}\n`);
     await watcher!.waitForLog((e) => e.outcome === 'failed' && typeof e.reason === 'string' && e.reason.includes('haproxy -c'));
     expect(await readFile(configPath, 'utf8')).toBe(before);
-    await writeFile(templatePath, `${good}\n{% if %}\n`);
-    await watcher!.waitForLog((e) => e.outcome === 'failed' && typeof e.reason === 'string' && e.reason.startsWith('render'));
-    expect(await readFile(configPath, 'utf8')).toBe(before);
-    await writeFile(templatePath, good);
+    try {
+      // A template that does not even compile is refused when it is loaded; the last good one stays.
+      await writeFile(templatePath, `${good}\n{% if %}\n`);
+      const refused = await watcher!.waitForLog((e) => typeof e.msg === 'string' && e.msg.includes('cannot be loaded'));
+      expect(String(refused.err)).toMatch(/custom\.cfg\.njk:\d+/);
+      expect(await readFile(configPath, 'utf8')).toBe(before);
+    } finally {
+      await writeFile(templatePath, good);
+    }
     await client.put(`${PREFIX}/b`).value(IPS[1]!);
     await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`]);
   });
@@ -181,10 +186,16 @@ describe('galera-haproxy once and render', () => {
     expect(guarded.stderr).toMatch(/fewer than --min-servers 2/);
   });
 
+  it('once without a way to reload HAProxy is a usage error', async () => {
+    const r = await runCli(['once', ...common, '--config', configPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/needs --master-socket .* or --reload-cmd/);
+  });
+
   it('once against an unreachable etcd fails without touching the file', async () => {
     const before = await readFile(configPath, 'utf8');
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const r = await runCli(['once', ...common.map((a) => (a === etcd.endpoint ? dead : a)), '--config', configPath, '--stats-socket', statsSocket], { timeoutMs: 60_000 });
+    const r = await runCli(['once', ...common.map((a) => (a === etcd.endpoint ? dead : a)), '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket], { timeoutMs: 60_000 });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/etcd/i);
     expect(await readFile(configPath, 'utf8')).toBe(before);

@@ -10,7 +10,7 @@ import { startGaleraCluster, type GaleraCluster } from '../helpers/galera-cluste
 import { queryOnce } from '../helpers/mysql-client.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 
-const CLI = join(import.meta.dirname, '..', 'e2e', 'galera-cli.ts');
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 interface Reply {
   status: number;

@@ -8,7 +8,7 @@ import { runRegistration, type RegistrationEvent } from '../../src/galera/regist
 import { silentLogger } from '../../src/observe/logger.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 
-const CLI = join(import.meta.dirname, '..', 'e2e', 'galera-cli.ts');
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { isEmptyDiff, KeyMirror, type MirrorEvent } from './key-mirror.js';
+import { JitterBackoff } from './etcd-backoff.js';
+
+const put = (key: string, value: string, revision: number): MirrorEvent => ({ type: 'put', key, value, revision: BigInt(revision) });
+const del = (key: string, revision: number): MirrorEvent => ({ type: 'delete', key, value: '', revision: BigInt(revision) });
+
+describe('KeyMirror', () => {
+  it('applies puts and deletes in order and tracks the revision', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([{ key: '/p/a', value: '1' }], 5n);
+    expect(mirror.apply([put('/p/b', '2', 6), del('/p/a', 7)])).toBe(true);
+    expect(mirror.kvs()).toEqual([{ key: '/p/b', value: '2' }]);
+    expect(mirror.revision).toBe(7n);
+  });
+
+  it('drops events older than the applied revision (a resume that starts too early)', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([], 10n);
+    mirror.apply([put('/p/a', 'new', 12)]);
+    expect(mirror.apply([put('/p/a', 'old', 11), del('/p/a', 9)])).toBe(false);
+    expect(mirror.kvs()).toEqual([{ key: '/p/a', value: 'new' }]);
+    expect(mirror.eventsApplied).toBe(1);
+  });
+
+  it('applies every event of a transaction that shares one revision', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([], 3n);
+    mirror.apply([put('/p/a', '1', 4)]);
+    mirror.apply([put('/p/b', '2', 4)]);
+    expect(mirror.kvs().map((kv) => kv.key)).toEqual(['/p/a', '/p/b']);
+  });
+
+  it('reports a put of the same value as no change but still counts it as seen', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([{ key: '/p/a', value: '1' }], 1n);
+    expect(mirror.apply([put('/p/a', '1', 2)])).toBe(false);
+    expect(mirror.eventsApplied).toBe(1);
+  });
+
+  it('a reset reports deletes, additions and changes against the snapshot', () => {
+    const mirror = new KeyMirror();
+    mirror.reset(
+      [
+        { key: '/p/a', value: '1' },
+        { key: '/p/b', value: '2' },
+      ],
+      1n,
+    );
+    const diff = mirror.reset(
+      [
+        { key: '/p/b', value: '3' },
+        { key: '/p/c', value: '4' },
+      ],
+      9n,
+    );
+    expect(diff).toEqual({ added: ['/p/c'], removed: ['/p/a'], changed: ['/p/b'] });
+    expect(isEmptyDiff(diff)).toBe(false);
+    expect(isEmptyDiff(mirror.diff(mirror.kvs()))).toBe(true);
+    expect(mirror.revision).toBe(9n);
+  });
+
+  it('progress notifications only move the revision forward', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([], 5n);
+    mirror.advance(8n);
+    mirror.advance(6n);
+    expect(mirror.revision).toBe(8n);
+  });
+
+  it('sorts keys by code unit order', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([], 1n);
+    mirror.apply([put('/p/b', 'x', 2), put('/p/B', 'x', 3), put('/p/a', 'x', 4)]);
+    expect(mirror.kvs().map((kv) => kv.key)).toEqual(['/p/B', '/p/a', '/p/b']);
+  });
+});
+
+describe('JitterBackoff', () => {
+  it('grows from the initial delay to the cap and stays within bounds', () => {
+    let backoff = new JitterBackoff(100, 3000, 0, () => 1);
+    const maxima: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      maxima.push(backoff.duration);
+      backoff = backoff.next();
+    }
+    expect(maxima.slice(0, 6)).toEqual([100, 200, 400, 800, 1600, 3000]);
+    expect(maxima.at(-1)).toBe(3000);
+  });
+
+  it('never waits less than half the initial delay (no spinning)', () => {
+    let backoff = new JitterBackoff(100, 3000, 0, () => 0);
+    for (let i = 0; i < 60; i += 1) {
+      expect(backoff.duration).toBe(50);
+      backoff = backoff.next();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import type { KeyValue } from '../model/types.js';
+
+/** One change from a watch response, decoded. */
+export interface MirrorEvent {
+  readonly type: 'put' | 'delete';
+  readonly key: string;
+  readonly value: string;
+  /** The revision that made this change (etcd's `mod_revision`; for a delete, the delete's revision). */
+  readonly revision: bigint;
+}
+
+export interface MirrorDiff {
+  /** In the other set, not in the mirror. */
+  readonly added: readonly string[];
+  /** In the mirror, not in the other set. */
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+}
+
+/**
+ * The keys under the prefix as of `revision`. Events at or below the revision already applied are
+ * dropped, so a watch resumed one revision too early cannot apply anything twice or out of order.
+ * Pure: no I/O, so the resume and dedupe rules are unit-tested with plain values.
+ */
+export class KeyMirror {
+  private readonly entries = new Map<string, string>();
+  private current: bigint = 0n;
+  private sorted: readonly KeyValue[] | null = [];
+  /** Events applied since the last `reset`, for "every put was seen" accounting. */
+  eventsApplied = 0;
+
+  get revision(): bigint {
+    return this.current;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Replaces everything with a snapshot taken at `revision`; returns what changed. */
+  reset(kvs: readonly KeyValue[], revision: bigint): MirrorDiff {
+    const diff = this.diff(kvs);
+    this.entries.clear();
+    for (const { key, value } of kvs) this.entries.set(key, value);
+    this.current = revision;
+    this.sorted = null;
+    return diff;
+  }
+
+  /**
+   * Applies one watch response. Returns true when a key changed. Events of one transaction share a
+   * revision, so an event equal to the applied revision is re-applied (idempotent), never skipped.
+   */
+  apply(events: readonly MirrorEvent[], onApplied?: (event: MirrorEvent) => void): boolean {
+    let changed = false;
+    for (const event of events) {
+      if (event.revision < this.current) continue;
+      if (event.type === 'put') {
+        if (this.entries.get(event.key) !== event.value) {
+          this.entries.set(event.key, event.value);
+          changed = true;
+        }
+      } else if (this.entries.delete(event.key)) {
+        changed = true;
+      }
+      this.eventsApplied += 1;
+      this.current = event.revision;
+      onApplied?.(event);
+    }
+    if (changed) this.sorted = null;
+    return changed;
+  }
+
+  /** A progress notification: nothing under the prefix changed up to `revision`. */
+  advance(revision: bigint): void {
+    if (revision > this.current) this.current = revision;
+  }
+
+  /** Sorted by key; cached until the next change, so repeated reads of a quiet mirror are free. */
+  kvs(): readonly KeyValue[] {
+    if (this.sorted === null) {
+      this.sorted = [...this.entries]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, value]) => ({ key, value }));
+    }
+    return this.sorted;
+  }
+
+  diff(other: readonly KeyValue[]): MirrorDiff {
+    const otherMap = new Map(other.map(({ key, value }) => [key, value]));
+    const added: string[] = [];
+    const changed: string[] = [];
+    for (const [key, value] of otherMap) {
+      const mine = this.entries.get(key);
+      if (mine === undefined) added.push(key);
+      else if (mine !== value) changed.push(key);
+    }
+    const removed = [...this.entries.keys()].filter((key) => !otherMap.has(key));
+    return { added, removed, changed };
+  }
+}
+
+export function isEmptyDiff(diff: MirrorDiff): boolean {
+  return diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0;
+}

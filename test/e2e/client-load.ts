@@ -1,0 +1,98 @@
+import mysql from 'mysql2/promise';
+
+export interface ClientLoadOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** New connections opened per second. */
+  readonly ratePerSecond: number;
+  /** Stops opening connections when aborted; also bounded by `maxDurationMs`. */
+  readonly signal: AbortSignal;
+  readonly maxDurationMs: number;
+  /** Per connection: connect, INSERT, SELECT, close. @default 20000 */
+  readonly timeoutMs?: number;
+}
+
+export interface ClientLoadStats {
+  tried: number;
+  ok: number;
+  /** The connection (through HAProxy, to a node) could not be set up. */
+  connectFailed: number;
+  /** Connected, then the INSERT or SELECT failed (e.g. the node died under it). */
+  queryFailed: number;
+  /** Successful connections per `wsrep_node_name` that served them. */
+  perNode: Record<string, number>;
+  /** Epoch ms of each success with the node, for per-phase attribution. */
+  served: { at: number; node: string }[];
+  firstFailures: string[];
+  elapsedMs: number;
+}
+
+/**
+ * An application that opens a fresh connection per request: connect through HAProxy, INSERT one row,
+ * SELECT which node answered, close. New connections are what a proxy change must never break.
+ */
+export async function runClientLoad(options: ClientLoadOptions): Promise<ClientLoadStats> {
+  const stats: ClientLoadStats = {
+    tried: 0,
+    ok: 0,
+    connectFailed: 0,
+    queryFailed: 0,
+    perNode: {},
+    served: [],
+    firstFailures: [],
+    elapsedMs: 0,
+  };
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const started = Date.now();
+  const inFlight = new Set<Promise<void>>();
+  const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown): void => {
+    stats[kind] += 1;
+    if (stats.firstFailures.length < 10) {
+      stats.firstFailures.push(`${kind} at +${String(Date.now() - started)} ms: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const once = async (): Promise<void> => {
+    let connection: mysql.Connection;
+    try {
+      connection = await mysql.createConnection({
+        host: options.host,
+        port: options.port,
+        user: options.user,
+        password: options.password,
+        database: 'e2e',
+        connectTimeout: timeoutMs,
+      });
+    } catch (err) {
+      fail('connectFailed', err);
+      return;
+    }
+    try {
+      await connection.query({ sql: 'INSERT INTO writes (node) VALUES (@@wsrep_node_name)', timeout: timeoutMs });
+      const [rows] = await connection.query<mysql.RowDataPacket[]>({ sql: 'SELECT @@wsrep_node_name AS node', timeout: timeoutMs });
+      const node = String(rows[0]?.node);
+      stats.ok += 1;
+      stats.perNode[node] = (stats.perNode[node] ?? 0) + 1;
+      stats.served.push({ at: Date.now(), node });
+      await connection.end().catch(() => undefined);
+    } catch (err) {
+      fail('queryFailed', err);
+      connection.destroy();
+    }
+  };
+  const intervalMs = 1000 / options.ratePerSecond;
+  // Scheduled against the clock, not by sleeping after each launch, so slow connections do not lower the rate.
+  for (let i = 0; ; i += 1) {
+    if (options.signal.aborted || Date.now() - started > options.maxDurationMs) break;
+    const due = started + i * intervalMs;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    stats.tried += 1;
+    const p: Promise<void> = once().finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  stats.elapsedMs = Date.now() - started;
+  return stats;
+}
