@@ -14,6 +14,8 @@ import { startHaproxy } from '../test/helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../test/helpers/fake-galera.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
+import { parseServersState } from '../src/apply/runtime-commands.js';
+import { parseShowProc } from '../src/apply/master-cli-reloader.js';
 
 const PREFIX = '/components/galera';
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
@@ -29,14 +31,11 @@ interface ServerRow {
 }
 
 async function runtimeServers(statsSocket: string): Promise<ServerRow[]> {
-  const reply = await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 });
-  const lines = reply.split('\n').filter((l) => /^\d/.test(l));
-  return lines.map((l) => {
-    const f = l.split(' ');
-    const op = ['DOWN', 'STARTING', 'UP', 'STOPPING'][Number(f[5])] ?? f[5] ?? '?';
-    const admin = Number(f[6]);
-    const state = admin & 0x67 ? 'MAINT' : admin & 0x18 ? `DRAIN/${op}` : op;
-    return { name: f[3] ?? '?', addr: `${f[4]}:${f[18]}`, state };
+  const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
+  return servers.map((s) => {
+    const op = ['DOWN', 'STARTING', 'UP', 'STOPPING'][s.operState] ?? String(s.operState);
+    const state = s.adminState & 0x67 ? 'MAINT' : s.adminState & 0x18 ? `DRAIN/${op}` : op;
+    return { name: s.name, addr: `${s.address}:${s.port}`, state };
   });
 }
 
@@ -198,9 +197,12 @@ async function main(): Promise<void> {
     say('--- node-d registers');
     await client.put(`${PREFIX}/node-d`).value('127.0.0.24');
     await waitFor(statsSocket, 'only node-d left', (rows) => rows.length === 1 && rows[0]?.addr.startsWith('127.0.0.24') === true);
+    await waitFor(statsSocket, 'node-d UP once its check passed', (rows) => rows[0]?.state === 'UP');
     await showRuntime(statsSocket, 'final');
+    const last = await sampleClients(listenPort, 10);
+    say(`10 new client connections went to: ${[...last].map(([k, v]) => `${k.replace('fake-galera ', '')} ×${v}`).join(', ')}`);
     const proc = await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 });
-    const reloads = /^\d+\s+worker\s+(\d+)/m.exec(proc)?.[1] ?? '?';
+    const reloads = parseShowProc(proc)?.reloads ?? '?';
     say(`HAProxy worker reloads during the demo: ${reloads}`);
     say('demo finished');
   } finally {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, RenderError } from '../errors.js';
 import { decodeCluster } from '../model/decode-cluster.js';
 import type { KeyValue } from '../model/types.js';
-import { createLiveConfig } from '../daemon/live-config.js';
+import { createLiveConfig, logDiagnostic } from '../daemon/live-config.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
 import { addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
@@ -75,7 +75,7 @@ export function createRenderCommand(io: CliIO): Command {
       try {
         const live = createLiveConfig({ path: join(dir, 'haproxy.cfg'), haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
         const check = await live.check(config);
-        for (const d of check.diagnostics) logger.warn({ check: d }, `haproxy -c: ${d.message}`);
+        for (const d of check.diagnostics) logDiagnostic(logger, d);
         if (!check.ok) throw new CommandFailed(`haproxy -c rejected the rendered config: ${check.summary}`, ExitCode.rejected);
       } finally {
         await rm(dir, { recursive: true, force: true });

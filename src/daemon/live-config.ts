@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { checkConfig, commitStaged, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
+import type { Diagnostic } from '../check/haproxy-check.js';
+import type { Logger } from '../observe/logger.js';
 
 export interface StagedCheck {
   readonly ok: boolean;
@@ -20,6 +22,15 @@ export interface LiveConfig {
   commit(staged: StagedCheck): Promise<void>;
   /** Puts back the config HAProxy still runs after an apply failed, so file and HAProxy agree. */
   restore(text: string): Promise<void>;
+}
+
+/** HAProxy's own levels mapped to ours: its notices (version, path) are not news to an operator. */
+export function logDiagnostic(logger: Logger, d: Diagnostic): void {
+  const line = { check: d };
+  const msg = `haproxy -c: ${d.message}`;
+  if (d.level === 'alert') logger.error(line, msg);
+  else if (d.level === 'warning') logger.warn(line, msg);
+  else logger.debug(line, msg);
 }
 
 /** Header comments that carry the revision change on every etcd write; they are not a config change. */

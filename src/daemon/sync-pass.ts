@@ -6,7 +6,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
 import { diffNodes } from './node-changes.js';
-import type { LiveConfig } from './live-config.js';
+import { logDiagnostic, type LiveConfig } from './live-config.js';
 
 /** Renders a decoded state; the daemon does not care which template or engine is behind it. */
 export interface ConfigRenderer {
@@ -86,7 +86,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
 
   const check = await deps.live.check(next);
   if (!check.ok) {
-    for (const d of check.diagnostics) log.error({ check: d }, `haproxy -c: ${d.message}`);
+    for (const d of check.diagnostics) logDiagnostic(log, d);
     return finish({ outcome: 'failed', config: null, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
   }
   if (deps.applier === null) {

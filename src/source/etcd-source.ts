@@ -1,30 +1,18 @@
 import { EtcdInvalidAuthTokenError, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { describeError } from '../errors.js';
 import type { KeyValue } from '../model/types.js';
+import { HealthTracker } from './etcd-health.js';
+import { lazyView } from './source-view.js';
 import type { Logger } from '../observe/logger.js';
 import { JitterBackoff } from './etcd-backoff.js';
 import { toSourceError } from './etcd-errors.js';
 import { describeEtcdOptions, type EtcdSourceOptions } from './etcd-options.js';
 import { createEtcdClient, invalidateAuthToken } from './etcd-writer.js';
 import { isEmptyDiff, KeyMirror, type MirrorEvent } from './key-mirror.js';
-import type { ClusterSource, SourceHealth, SourceListener, SourceView } from './types.js';
+import type { SourceHealth, SourceListener, SourceView } from './types.js';
+import type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
-/** Counters for tests and benchmarks: what the source did, not what etcd holds. */
-export interface EtcdSourceStats {
-  /** Watch events applied to the mirror (puts and deletes). */
-  readonly eventsApplied: number;
-  /** Snapshots taken after the first (compaction, resync difference, watch cancel). */
-  readonly resnapshots: number;
-  /** Periodic resyncs that found the mirror different from etcd (should stay 0). */
-  readonly resyncDifferences: number;
-  readonly watchDisconnects: number;
-}
-
-export interface EtcdClusterSource extends ClusterSource {
-  stats(): EtcdSourceStats;
-  /** Forces the periodic comparison now; resolves true when the mirror matched etcd. */
-  resyncNow(): Promise<boolean>;
-}
+export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
 const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
 
@@ -39,19 +27,10 @@ export function createEtcdSource(options: EtcdSourceOptions, logger: Logger, dep
   return new EtcdSource(options, logger.child({ component: 'etcd-source' }), deps.client ?? createEtcdClient(options), deps);
 }
 
-/** Collaborators a caller may supply; tests use the hooks to account for every event. */
-export interface EtcdSourceDeps {
-  /** A client built elsewhere (it is closed by `close()`). @default createEtcdClient(options) */
-  readonly client?: Etcd3;
-  /** Each watch event the mirror applied, in order. */
-  readonly onEvent?: (event: MirrorEvent) => void;
-  /** Each snapshot installed, with the revision the mirror had before it (0 for the first). */
-  readonly onSnapshot?: (revision: bigint, previousRevision: bigint) => void;
-}
-
 class EtcdSource implements EtcdClusterSource {
   private readonly mirror = new KeyMirror();
   private readonly rangeStart: string;
+  private readonly tracker: HealthTracker;
   private listener: SourceListener | null = null;
   private watcher: Watcher | null = null;
   /** Bumped on every new watcher so late events of a discarded one are ignored. */
@@ -63,12 +42,8 @@ class EtcdSource implements EtcdClusterSource {
   private readonly sleepers = new Set<() => void>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
-  private connected = false;
   private heartbeatInFlight = false;
   private watchConnected = false;
-  private lastHeardAt: number | null = null;
-  private lastError: string | null = null;
-  private stale = false;
   private haveSnapshot = false;
   private counters = { resnapshots: 0, resyncDifferences: 0, watchDisconnects: 0 };
 
@@ -80,6 +55,12 @@ class EtcdSource implements EtcdClusterSource {
   ) {
     // The trailing slash keeps `/components/galera2` out of `/components/galera`.
     this.rangeStart = `${options.prefix}/`;
+    this.tracker = new HealthTracker(
+      logger,
+      options.staleAfterMs,
+      () => (this.haveSnapshot ? this.mirror.revision.toString() : null),
+      (health) => this.listener?.onHealth?.(health),
+    );
   }
 
   async readOnce(): Promise<SourceView> {
@@ -107,19 +88,14 @@ class EtcdSource implements EtcdClusterSource {
     clearTimeout(startTimer);
     if (timedOut && !this.haveSnapshot && !this.closed) {
       this.logger.warn(
-        { waitedMs: this.options.startTimeoutMs, error: this.lastError },
+        { waitedMs: this.options.startTimeoutMs, error: this.tracker.error },
         'etcd not readable yet; keeping the last config on disk and retrying in the background',
       );
     }
   }
 
   health(): SourceHealth {
-    return {
-      connected: this.connected,
-      lastHeardAt: this.lastHeardAt,
-      revision: this.haveSnapshot ? this.mirror.revision.toString() : null,
-      lastError: this.lastError,
-    };
+    return this.tracker.current();
   }
 
   stats(): EtcdSourceStats {
@@ -137,7 +113,7 @@ class EtcdSource implements EtcdClusterSource {
     await this.dropWatcher();
     await this.recovering?.catch(() => undefined);
     this.client.close();
-    this.setConnected(false);
+    this.tracker.set(false);
   }
 
   async resyncNow(): Promise<boolean> {
@@ -172,7 +148,7 @@ class EtcdSource implements EtcdClusterSource {
     try {
       const req = this.client.getAll().prefix(this.rangeStart);
       const res = await (revision === undefined ? req : req.revision(revision.toString())).exec();
-      this.heard();
+      this.tracker.heard();
       return { kvs: res.kvs.map(decode), revision: BigInt(res.header.revision) };
     } catch (err) {
       throw toSourceError(err, `reading ${this.rangeStart} from etcd`);
@@ -237,9 +213,9 @@ class EtcdSource implements EtcdClusterSource {
     const current = (): boolean => generation === this.generation && !this.closed;
     watcher.on('connected', () => {
       if (!current()) return;
-      this.heard();
+      this.tracker.heard();
       this.watchConnected = true;
-      this.setConnected(true, null);
+      this.tracker.set(true, null);
     });
     watcher.on('data', (res: IWatchResponse) => {
       if (current()) this.onWatchData(res);
@@ -254,9 +230,9 @@ class EtcdSource implements EtcdClusterSource {
   }
 
   private onWatchData(res: IWatchResponse): void {
-    this.heard();
+    this.tracker.heard();
     this.watchConnected = true;
-    this.setConnected(true, null);
+    this.tracker.set(true, null);
     if (res.events.length === 0) {
       // A progress notification: every change under the prefix up to this revision was delivered.
       this.mirror.advance(BigInt(res.header.revision));
@@ -277,7 +253,7 @@ class EtcdSource implements EtcdClusterSource {
     // (etcd forgets simple tokens when it restarts).
     if (err instanceof EtcdInvalidAuthTokenError) invalidateAuthToken(this.client);
     this.watchConnected = false;
-    this.setConnected(false, describeError(err));
+    this.tracker.set(false, describeError(err));
     // etcd3 would resume from the creation response's revision + 1, which skips events that were
     // still in flight when the stream broke; resume from what the mirror actually applied instead.
     watcher.request.start_revision = (this.mirror.revision + 1n).toString();
@@ -294,7 +270,7 @@ class EtcdSource implements EtcdClusterSource {
       'etcd watch cancelled; taking a fresh snapshot',
     );
     this.watchConnected = false;
-    this.setConnected(false, describeError(sourceError));
+    this.tracker.set(false, describeError(sourceError));
     // etcd already dropped a cancelled watcher; asking it to cancel again would wait for nothing.
     this.watcher = null;
     void this.restartWatch('recovery');
@@ -321,51 +297,22 @@ class EtcdSource implements EtcdClusterSource {
     try {
       // A linearizable read of one key: cheap, and it fails when the member has no leader.
       await this.client.get(`${this.rangeStart}\u0000heartbeat`).exec();
-      this.heard();
-      if (this.watchConnected && this.recovering === null) this.setConnected(true, null);
+      this.tracker.heard();
+      if (this.watchConnected && this.recovering === null) this.tracker.set(true, null);
     } catch (err) {
       this.recordError(err, 0);
     } finally {
       this.heartbeatInFlight = false;
     }
-    this.checkStale();
-  }
-
-  private checkStale(): void {
-    const silentMs = this.lastHeardAt === null ? null : Date.now() - this.lastHeardAt;
-    if (!this.stale && (silentMs === null || silentMs > this.options.staleAfterMs) && this.started) {
-      this.stale = true;
-      this.logger.warn(
-        { silentMs, lastHeardAt: this.lastHeardAt, revision: this.health().revision, error: this.lastError },
-        'etcd silent; serving the last known state',
-      );
-      this.listener?.onHealth?.(this.health());
-    }
-  }
-
-  private heard(): void {
-    const now = Date.now();
-    if (this.stale) {
-      this.stale = false;
-      this.logger.info({ silentMs: this.lastHeardAt === null ? null : now - this.lastHeardAt }, 'etcd answering again');
-    }
-    this.lastHeardAt = now;
+    if (this.started) this.tracker.checkStale();
   }
 
   private recordError(err: unknown, attempt: number): void {
     const message = describeError(toSourceError(err, 'etcd request failed'));
-    const changed = message !== this.lastError;
-    this.setConnected(false, message);
+    const changed = message !== this.tracker.error;
+    this.tracker.set(false, message);
     if (changed || attempt === 1) this.logger.warn({ error: message, attempt }, 'etcd unavailable; retrying with backoff');
     else this.logger.debug({ error: message, attempt }, 'etcd still unavailable');
-  }
-
-  private setConnected(connected: boolean, error?: string | null): void {
-    const nextError = error === undefined ? (connected ? null : this.lastError) : error;
-    if (connected === this.connected && nextError === this.lastError) return;
-    this.connected = connected;
-    this.lastError = nextError;
-    this.listener?.onHealth?.(this.health());
   }
 
   private emit(cause: SourceView['cause']): void {
@@ -387,24 +334,4 @@ class EtcdSource implements EtcdClusterSource {
       this.sleepers.add(wake);
     });
   }
-}
-
-/**
- * A view that copies the mirror only when read. A burst of 10,000 events then costs one sorted copy
- * (the daemon debounces and reads the last view), not 10,000. Revision and keys are captured together
- * on first read, so a view read late shows a newer, still consistent, state.
- */
-function lazyView(mirror: KeyMirror, cause: SourceView['cause']): SourceView {
-  let captured: { revision: string; kvs: readonly KeyValue[] } | null = null;
-  const capture = (): { revision: string; kvs: readonly KeyValue[] } =>
-    (captured ??= { revision: mirror.revision.toString(), kvs: mirror.kvs() });
-  return {
-    cause,
-    get revision() {
-      return capture().revision;
-    },
-    get kvs() {
-      return capture().kvs;
-    },
-  };
 }

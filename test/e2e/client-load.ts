@@ -49,7 +49,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
   const inFlight = new Set<Promise<void>>();
   const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown): void => {
     stats[kind] += 1;
-    if (stats.firstFailures.length < 10) {
+    if (stats.firstFailures.length < 10 || process.env.E2E_DEBUG !== undefined) {
       stats.firstFailures.push(`${kind} at +${String(Date.now() - started)} ms: ${err instanceof Error ? err.message : String(err)}`);
     }
   };

@@ -210,11 +210,15 @@ export async function scenarioSingleWriter(env: GaleraE2e, proxy: Proxy): Promis
   let killedAt = 0;
   let writer = '';
   const { result, load } = await withLoad(proxy.listenPort, env, async () => {
+    const startRows = (await proxy.servers()).filter((r) => r.backend === 'galera');
     await sleep(3_000);
     const rows = (await proxy.servers()).filter((r) => r.backend === 'galera');
-    const active = rows.filter((r) => !r.backup && r.status === 'UP');
-    const writerRow = active[0];
-    if (active.length !== 1 || writerRow === undefined) throw new Error(`expected one active writer, got ${JSON.stringify(rows)}`);
+    // The writer is whichever server HAProxy gave the new sessions to, however the template picks it.
+    const grew = rows
+      .map((r) => ({ row: r, delta: r.stot - (startRows.find((b) => b.name === r.name)?.stot ?? 0) }))
+      .filter((g) => g.delta > 0);
+    const writerRow = grew[0]?.row;
+    if (grew.length !== 1 || writerRow === undefined) throw new Error(`expected one server taking sessions, got ${JSON.stringify(grew)}`);
     const writerNode = env.cluster.nodes.find((n) => writerRow.addr.startsWith(`${n.ip}:`));
     if (writerNode === undefined) throw new Error(`writer ${writerRow.addr} is not a cluster node`);
     writer = writerNode.name;

@@ -1,0 +1,69 @@
+import type { Logger } from '../observe/logger.js';
+import type { SourceHealth } from './types.js';
+
+/**
+ * What the source knows about etcd's reachability: when it last answered, whether the watch is up,
+ * the last error. Logs once when etcd goes silent for longer than `staleAfterMs` and once when it
+ * answers again, so a stall is never silent and a long outage does not flood the log.
+ */
+export class HealthTracker {
+  private connected = false;
+  private lastHeardAt: number | null = null;
+  private lastError: string | null = null;
+  private stale = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly staleAfterMs: number,
+    private readonly revision: () => string | null,
+    private readonly onChange: (health: SourceHealth) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get error(): string | null {
+    return this.lastError;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  current(): SourceHealth {
+    return {
+      connected: this.connected,
+      lastHeardAt: this.lastHeardAt,
+      revision: this.revision(),
+      lastError: this.lastError,
+    };
+  }
+
+  /** etcd answered something: a response, a watch event or a progress notification. */
+  heard(): void {
+    const now = this.now();
+    if (this.stale) {
+      this.stale = false;
+      this.logger.info({ silentMs: this.lastHeardAt === null ? null : now - this.lastHeardAt }, 'etcd answering again');
+    }
+    this.lastHeardAt = now;
+  }
+
+  /** Reports only transitions; `error` undefined keeps the last error while disconnected. */
+  set(connected: boolean, error?: string | null): void {
+    const nextError = error === undefined ? (connected ? null : this.lastError) : error;
+    if (connected === this.connected && nextError === this.lastError) return;
+    this.connected = connected;
+    this.lastError = nextError;
+    this.onChange(this.current());
+  }
+
+  checkStale(): void {
+    const silentMs = this.lastHeardAt === null ? null : this.now() - this.lastHeardAt;
+    if (this.stale || (silentMs !== null && silentMs <= this.staleAfterMs)) return;
+    this.stale = true;
+    this.logger.warn(
+      { silentMs, lastHeardAt: this.lastHeardAt, revision: this.revision(), error: this.lastError },
+      'etcd silent; serving the last known state',
+    );
+    this.onChange(this.current());
+  }
+}
