@@ -16,8 +16,8 @@ RUN apt-get update \
  && chown haproxy:haproxy /etc/haproxy /run/haproxy /var/lib/haproxy \
  && haproxy -v
 
-# The binary carries its default template; this copy is the starting point for a custom one
-# (`--template /etc/galera-haproxy/templates/my.cfg.njk`, mounted or baked into a derived image).
+# The binary carries its default template; this copy is the starting point for a custom one: change a
+# copy, mount it or bake it into a derived image, and pass `--template <file>`.
 COPY templates/ /usr/local/share/galera-haproxy/templates/
 COPY --chmod=0755 haproxy/entrypoint.sh /usr/local/bin/galera-haproxy-entrypoint
 COPY --chmod=0755 dist/galera-haproxy /usr/local/bin/galera-haproxy
@@ -25,7 +25,9 @@ COPY --chmod=0755 dist/galera-haproxy /usr/local/bin/galera-haproxy
 # HAProxy binds 3306 (above 1024) and galera-haproxy rewrites /etc/haproxy/haproxy.cfg in place
 # (temp file + rename in that directory), so neither needs root. galera-haproxy unpacks a few
 # small files (template, etcd protocol) under $TMPDIR at start-up: with a read-only root file
-# system, mount a tmpfs on /tmp.
+# system, mount a tmpfs on /tmp. As a user other than root HAProxy cannot raise its open-file limit,
+# so the runtime must grant about 2 x maxconn (8,300 for the default 4096): the docker, podman and
+# Kubernetes defaults (1,048,576) do; `buildah run` (1,024) does not.
 USER haproxy
 WORKDIR /var/lib/haproxy
 

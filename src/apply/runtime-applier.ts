@@ -208,7 +208,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     throw new ApplyError('RELOAD_FAILED', `HAProxy did not confirm the new config within ${options.confirmTimeoutMs} ms: ${last}`);
   };
 
-  const applyOnce = async (previous: string | null, nextConfig: string, revision: string): Promise<ApplyResult> => {
+  const applyOnce = async (previous: string | null, nextConfig: string, revision: string, allowReload = true): Promise<ApplyResult> => {
     const started = performance.now();
     const next = parseConfig(nextConfig);
     desired = new Set(next.servers.map(keyOf));
@@ -237,6 +237,9 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     } else if (reasons.length === 0 && plan.runtimeOps.length > (options.maxRuntimeOps ?? 200)) {
       reasons = [`${plan.runtimeOps.length} server changes: one reload is quicker than ${plan.runtimeOps.length} runtime ops`];
     }
+    if (!allowReload && reasons.length > 0) {
+      return result('failed', plan, false, new ApplyError('RELOAD_FAILED', `needs a reload: ${reasons.join('; ')}`));
+    }
     if (reasons.length === 0) {
       const live = new Map((runtime ?? []).map((s) => [keyOf(s), s]));
       try {
@@ -246,6 +249,10 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         }
         return result('runtime', plan, false);
       } catch (err) {
+        if (!allowReload) {
+          log.warn({ revision, err: describeError(err) }, 'runtime op failed; the change goes the checked-file way');
+          return result('failed', plan, false, err instanceof Error ? err : new ApplyError('RUNTIME_API', describeError(err)));
+        }
         log.error({ revision, err: describeError(err) }, 'runtime op failed; falling back to a reload');
         reasons = [`runtime op failed: ${describeError(err)}`];
         fellBack = true;
@@ -270,7 +277,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   };
 
   return {
-    apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision)),
+    apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true)),
     // Same structure on both sides: only runtime differences remain, and those are repaired.
     reconcile: (config, revision) => serialised(() => applyOnce(config, config, revision)),
     settleDrains: () => drainer.settle(),

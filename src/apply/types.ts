@@ -11,13 +11,24 @@ export interface ApplyResult {
   readonly error?: Error;
 }
 
+export interface ApplyInput {
+  readonly previous: string | null;
+  readonly next: string;
+  readonly revision: string;
+  /**
+   * False when `next` is not on disk yet (server-only changes go to the runtime first): a plan that
+   * needs a reload, or a runtime op that fails, then returns `failed` instead of reloading. @default true
+   */
+  readonly allowReload?: boolean;
+}
+
 /**
  * Brings the running HAProxy from `previous` (the config it runs, or null if unknown) to `next`, the
  * config already checked and written to disk. Runtime API first; reload only for the plan's reasons;
  * every reload is confirmed (new worker up, expected servers present) before this resolves.
  */
 export interface Applier {
-  apply(input: { readonly previous: string | null; readonly next: string; readonly revision: string }): Promise<ApplyResult>;
+  apply(input: ApplyInput): Promise<ApplyResult>;
   /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
   reconcile(config: string, revision: string): Promise<ApplyResult>;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as Sea from 'node:sea';
@@ -61,7 +61,9 @@ export function unpackAssets(sea: Pick<typeof Sea, 'getAsset'>, root: string): s
   const manifest = JSON.parse(sea.getAsset(MANIFEST_ASSET, 'utf8')) as SeaManifest;
   const uid = process.getuid?.() ?? 0;
   const target = path.join(root, `galera-haproxy-${uid}-${manifest.digest}`);
-  if (isPrivateDir(target, uid)) return target;
+  if (isUsable(target, uid, manifest.files)) return target;
+  // Ours but incomplete: age-based /tmp cleaners (systemd-tmpfiles) remove old files one by one.
+  if (isPrivateDir(target, uid)) rmSync(target, { recursive: true, force: true });
 
   let staging: string;
   try {
@@ -83,10 +85,14 @@ export function unpackAssets(sea: Pick<typeof Sea, 'getAsset'>, root: string): s
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     // Another process of the same binary won the rename: its copy is as good as ours.
-    if (isPrivateDir(target, uid)) return target;
+    if (isUsable(target, uid, manifest.files)) return target;
     throw new Error(`cannot unpack the embedded template and protocol files into ${root}`, { cause: err });
   }
   return target;
+}
+
+function isUsable(dir: string, uid: number, files: readonly string[]): boolean {
+  return isPrivateDir(dir, uid) && files.every((file) => existsSync(path.join(dir, file)));
 }
 
 function isPrivateDir(dir: string, uid: number): boolean {

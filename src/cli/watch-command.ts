@@ -20,7 +20,7 @@ export function createWatchCommand(io: CliIO): Command {
     'The daemon: mirror the prefix (snapshot, then watch), debounce, and keep HAProxy in step until SIGTERM/SIGINT.',
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
-    .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '20ms:200ms')
+    .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
     .option('--resync <duration>', 'interval of the etcd full resync and the HAProxy drift repair', '5m')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
     .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s');

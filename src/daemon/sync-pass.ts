@@ -1,4 +1,5 @@
 import { decodeCluster } from '../model/decode-cluster.js';
+import { structureOf } from '../plan/parse-servers.js';
 import type { ClusterState } from '../model/types.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
@@ -7,6 +8,7 @@ import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
 import { diffNodes } from './node-changes.js';
 import { logDiagnostic, type LiveConfig } from './live-config.js';
+import type { FileLane } from './file-lane.js';
 
 /** Renders a decoded state; the daemon does not care which template or engine is behind it. */
 export interface ConfigRenderer {
@@ -20,6 +22,8 @@ export interface SyncDeps {
   /** Null for a dry run: render and check, touch nothing. */
   readonly applier: Applier | null;
   readonly minServers: number;
+  /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
+  readonly lane?: FileLane | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
@@ -79,14 +83,49 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return finish({ outcome: 'failed', config: null, reason: `render: ${describeError(err)}`, retry: false });
   }
 
-  const current = await deps.live.read();
+  const lane = deps.lane ?? null;
+  let current = lane?.latest() ?? (await deps.live.read());
   if (current !== null && deps.live.equivalent(current, next)) {
     return finish({ outcome: 'noop', config: current, retry: false });
   }
 
+  // Server-only changes (the rest of the file identical) go to the Runtime API first and the checked
+  // file follows: `haproxy -c` costs ~50 ms, the runtime ops a few. Anything else, or a runtime op
+  // that fails, takes the checked-file way below.
+  if (current !== null && deps.applier !== null && lane?.isRejected(next) !== true && structureOf(current) === structureOf(next)) {
+    const fast = await deps.applier.apply({ previous: current, next, revision: view.revision, allowReload: false });
+    if ((fast.outcome === 'runtime' || fast.outcome === 'noop') && lane !== null) {
+      lane.submit(next);
+      return finish({ outcome: fast.outcome, config: next, retry: false });
+    }
+    if (fast.outcome === 'runtime' || fast.outcome === 'noop') {
+      const check = await deps.live.check(next);
+      if (check.ok) {
+        try {
+          await deps.live.commit(check);
+        } catch (err) {
+          return finish({ outcome: 'failed', config: current, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
+        }
+        return finish({ outcome: fast.outcome, config: next, retry: false });
+      }
+      for (const d of check.diagnostics) logDiagnostic(log, d);
+      // The runtime already has servers the file cannot hold: take them back out so HAProxy matches disk.
+      await deps.applier.apply({ previous: next, next: current, revision: view.revision });
+      return finish({ outcome: 'failed', config: current, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
+    }
+  }
+
+  // The checked-file way starts from what is on disk, with nothing of the lane still in flight.
+  if (lane !== null) {
+    await lane.settle();
+    current = await deps.live.read();
+    if (current !== null && deps.live.equivalent(current, next)) return finish({ outcome: 'noop', config: current, retry: false });
+  }
   const check = await deps.live.check(next);
   if (!check.ok) {
     for (const d of check.diagnostics) logDiagnostic(log, d);
+    // The runtime may hold servers that went ahead of a file that can never be written: match the disk.
+    if (lane !== null && deps.applier !== null && current !== null) await deps.applier.reconcile(current, view.revision);
     return finish({ outcome: 'failed', config: null, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
   }
   if (deps.applier === null) {

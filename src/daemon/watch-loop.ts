@@ -3,6 +3,7 @@ import type { ClusterState } from '../model/types.js';
 import { Quiescence, systemClock, type Clock, type Wait } from '../plan/quiescence.js';
 import { describeError } from '../errors.js';
 import { syncToView, type SyncDeps, type SyncResult } from './sync-pass.js';
+import { FileLane } from './file-lane.js';
 
 export interface WatchLoopOptions {
   readonly wait: Wait;
@@ -19,6 +20,8 @@ export interface WatchLoopOptions {
  */
 export class WatchLoop {
   private readonly quiescence: Quiescence;
+  private readonly deps: SyncDeps;
+  private readonly lane: FileLane;
   private latest: SourceView | null = null;
   private previousState: ClusterState | null = null;
   private applied: { config: string; revision: string } | null = null;
@@ -32,10 +35,12 @@ export class WatchLoop {
 
   constructor(
     private readonly source: ClusterSource,
-    private readonly deps: SyncDeps,
+    deps: SyncDeps,
     private readonly options: WatchLoopOptions,
     private readonly clock: Clock = systemClock,
   ) {
+    this.lane = new FileLane(deps.live, deps.logger, () => this.poke());
+    this.deps = { ...deps, lane: this.lane };
     this.quiescence = new Quiescence(options.wait, () => this.kick(), clock);
     this.retryDelay = options.retryMinMs;
   }
@@ -72,6 +77,7 @@ export class WatchLoop {
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     if (this.resyncTimer !== null) this.clock.clearTimeout(this.resyncTimer);
     await this.running;
+    await this.lane.settle();
     await this.source.close();
   }
 

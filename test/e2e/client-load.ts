@@ -26,6 +26,8 @@ export interface ClientLoadStats {
   /** Epoch ms of each success with the node, for per-phase attribution. */
   served: { at: number; node: string }[];
   firstFailures: string[];
+  /** Epoch ms of every failure, to tell in-flight victims of a kill from failed new connections. */
+  failedAt: number[];
   elapsedMs: number;
 }
 
@@ -42,6 +44,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
     perNode: {},
     served: [],
     firstFailures: [],
+    failedAt: [],
     elapsedMs: 0,
   };
   const timeoutMs = options.timeoutMs ?? 20_000;
@@ -49,7 +52,8 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
   const inFlight = new Set<Promise<void>>();
   const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown): void => {
     stats[kind] += 1;
-    if (stats.firstFailures.length < 10 || process.env.E2E_DEBUG !== undefined) {
+    stats.failedAt.push(Date.now());
+    if (stats.firstFailures.length < 10) {
       stats.firstFailures.push(`${kind} at +${String(Date.now() - started)} ms: ${err instanceof Error ? err.message : String(err)}`);
     }
   };

@@ -180,7 +180,8 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
       const haproxy = await startHaproxy({ configPath, dir: dir.path });
       const watcher = startWatcher([
         ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
-        '--drain-timeout', '1s',
+        // Long enough that a cut session is HAProxy's doing (shutdown-sessions), not the drain's end.
+        '--drain-timeout', '10s',
       ]);
       const proxy: Proxy = {
         dir,

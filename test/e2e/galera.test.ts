@@ -32,7 +32,8 @@ describe('a real 3-node MariaDB Galera cluster behind HAProxy, kept in step by g
     const r = await scenarioKill(env, proxy, 2);
     results.push(r);
     expect(r.tried).toBeGreaterThan(100);
-    expect(r.connectFailed, r.firstFailures.join('\n')).toBe(0);
+    // Sessions in flight on the killed node die with it (TCP mode); new connections must not fail.
+    expect(r.failedAfterFault, r.firstFailures.join('\n')).toBe(0);
     expect(r.followed['check marked DOWN']).not.toBeNull();
     expect(r.followed['server removed']).not.toBeNull();
   });
@@ -40,8 +41,9 @@ describe('a real 3-node MariaDB Galera cluster behind HAProxy, kept in step by g
   it('restart it with a forced SST: a node whose clustercheck says 503 gets no new sessions once HAProxy took it out', async () => {
     const r = await scenarioRejoin(env, proxy, 2);
     results.push(r);
+    // New connections never fail. A session already running a query on the donor when HAProxy marks
+    // it down can be cut (`on-marked-down shutdown-sessions`): counted in the table, not asserted.
     expect(r.connectFailed, r.firstFailures.join('\n')).toBe(0);
-    expect(r.queryFailed, r.firstFailures.join('\n')).toBe(0);
     expect(r.followed['joiner UP in HAProxy']).not.toBeNull();
     expect(r.facts['new sessions to a 503 node after HAProxy took it out']).toBe(0);
   });
@@ -63,6 +65,6 @@ describe('a real 3-node MariaDB Galera cluster behind HAProxy, kept in step by g
     results.push(r);
     expect(r.facts['distinct writers before']).toBe(1);
     expect(r.facts['distinct writers after']).toBe(1);
-    expect(r.connectFailed, r.firstFailures.join('\n')).toBe(0);
+    expect(r.failedAfterFault, r.firstFailures.join('\n')).toBe(0);
   });
 });

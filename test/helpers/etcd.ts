@@ -94,6 +94,20 @@ export async function requireEtcdBinary(): Promise<string> {
   return bin;
 }
 
+/** Every etcd this process started and has not seen exit: killed if the test runner exits first. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -186,6 +200,7 @@ class EtcdProcess implements EtcdServer {
       child.once('error', (err) => reject(new Error(`${INSTALL_HINT} (${err.message})`, { cause: err })));
     });
     this.child = child;
+    trackChild(child);
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', () => {
         if (this.child === child) this.child = null;

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdSource, type EtcdClusterSource } from '../../src/source/etcd-source.js';
@@ -191,14 +193,33 @@ describe('etcd source against a real etcd', () => {
     expect(s.stats().resyncDifferences).toBe(0);
   });
 
-  it('close() leaves no timers or sockets behind', async () => {
+  it('a resync on a quiet prefix whose revision was compacted away re-reads instead of giving up', async () => {
     const prefix = nextPrefix();
-    const s = createEtcdSource(options(prefix), testLogger());
-    await s.start(new Recorder());
-    const handlesBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    await s.close();
-    const handlesAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    expect(handlesAfter).toBeLessThan(handlesBefore);
-    expect(s.health().connected).toBe(false);
+    await put(client, `${prefix}/quiet`, '10.0.0.1');
+    const recorder = new Recorder();
+    const s = source(options(prefix));
+    await s.start(recorder);
+    for (let i = 0; i < 10; i += 1) await put(client, `/busy/elsewhere/${i}`, `v${i}`);
+    await compact(client);
+    expect(await s.resyncNow()).toBe(true);
+    expect(s.stats().resnapshots).toBe(1);
+    expect(s.stats().resyncDifferences).toBe(0);
+    await put(client, `${prefix}/later`, '10.0.0.2');
+    await waitConverged(recorder, client, prefix, 10_000);
+  });
+
+  it('close() leaves no timers or sockets behind: the process exits by itself', async () => {
+    const prefix = nextPrefix();
+    await put(client, `${prefix}/x`, '10.0.0.1');
+    const script = fileURLToPath(new URL('../faults/close-exits.ts', import.meta.url));
+    const started = Date.now();
+    // The bound is generous; a dangling handle would keep the process alive until killed.
+    const result = await execa('node', ['--import', 'tsx', script, etcd.endpoint, prefix], { timeout: 20_000, reject: false });
+    expect(result.timedOut, `process did not exit after close(): ${result.stderr}`).toBe(false);
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout) as { views: number; health: { connected: boolean } };
+    expect(report.views).toBe(1);
+    expect(report.health.connected).toBe(false);
+    console.log(`source started, closed and its process exited in ${Date.now() - started} ms`);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Etcd3 } from 'etcd3';
@@ -66,6 +66,21 @@ describe('standalone binary on the host', () => {
       expect((await stat(dir)).mode & 0o777).toBe(0o700);
       expect((await readdir(join(dir, 'proto'))).sort()).toEqual(['auth.proto', 'kv.proto', 'rpc.proto']);
       expect(await readFile(join(dir, 'templates', 'haproxy.cfg.njk'), 'utf8')).toBe(await readFile(join(ROOT, 'templates', 'haproxy.cfg.njk'), 'utf8'));
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it('unpacks again when a /tmp cleaner has removed some of the files', async () => {
+    const tmp = await tempDir('galera-haproxy-unpack');
+    try {
+      const env = { TMPDIR: tmp.path };
+      expect((await execa(BINARY, ['--version'], { env, reject: false })).exitCode).toBe(0);
+      const dir = join(tmp.path, (await readdir(tmp.path))[0]!);
+      await rm(join(dir, 'proto', 'kv.proto'));
+      const r = await execa(BINARY, ['render', '--nodes', join(FIXTURES, 'nodes', 'three-mixed.json')], { env, reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect((await readdir(join(dir, 'proto'))).sort()).toEqual(['auth.proto', 'kv.proto', 'rpc.proto']);
     } finally {
       await tmp.remove();
     }
