@@ -100,10 +100,13 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   /** Commands that leave a freshly added (or re-created) server DOWN until its checks pass `rise` times. */
   const addCommands = (server: ParsedServer, defaults: readonly string[], keepUp: boolean): RuntimeCommand[] => {
     const opts = [...dynamicServerOptions(defaults), ...server.options];
-    const list = [commands.addServer(server, opts)];
+    const earn = hasCheck(opts) && !keepUp;
+    // With several threads, a connection can be routed between `enable server` and `health down`
+    // (and is then cut by on-marked-down shutdown-sessions): weight 0 until the server is DOWN.
+    const list = [commands.addServer(earn ? { ...server, weight: 0 } : server, opts)];
     if (hasCheck(opts)) list.push(commands.enableHealth(server));
     list.push(commands.enableServer(server));
-    if (hasCheck(opts) && !keepUp) list.push(commands.setHealth(server, 'down'));
+    if (earn) list.push(commands.setHealth(server, 'down'), commands.setWeight(server));
     return list;
   };
 

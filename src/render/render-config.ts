@@ -5,7 +5,7 @@ import nunjucks from 'nunjucks';
 import { RenderError } from '../errors.js';
 import { formatEndpoint } from '../model/decode-cluster.js';
 import type { ClusterState } from '../model/types.js';
-import { embeddedAssetPath } from '../cli/sea-assets.js';
+import { embeddedAssetPath } from '../sea-assets.js';
 import { assertPrintable, cfgFilter } from './context-guard.js';
 import { defaultVars, validateVars } from './template-vars.js';
 
@@ -45,7 +45,7 @@ export interface TemplateNode {
  */
 export function defaultTemplatePath(): string {
   // The standalone binary is a CommonJS bundle without import.meta.url; it carries the template inside
-  // itself and unpacks it (see src/cli/sea-assets.ts); run any other way, there is no embedded copy.
+  // itself and unpacks it (see src/sea-assets.ts); run any other way, there is no embedded copy.
   const embedded = embeddedAssetPath('templates/haproxy.cfg.njk');
   if (embedded !== undefined) return embedded;
   return fileURLToPath(new URL('../../templates/haproxy.cfg.njk', import.meta.url));

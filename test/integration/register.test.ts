@@ -124,6 +124,34 @@ describe('register against a real etcd', () => {
     expect((await readKeys(client, `${prefix}/`)).size).toBe(0);
   });
 
+  it('registers again after an etcd outage longer than the TTL', async () => {
+    const prefix = '/outage';
+    const events: RegistrationEvent[] = [];
+    const controller = new AbortController();
+    aborts.push(controller);
+    // Its own client: the shared one would also have to ride out the restart.
+    const own = etcd.client();
+    const run = runRegistration(
+      { id: 'n3', ip: '127.0.0.13', port: 3306, ttlSeconds: 2, layout: 'seed', prefix, client: own },
+      { logger: silentLogger(), signal: controller.signal, onEvent: (e) => events.push(e) },
+    );
+    const first = await waitUntil('seed key', async () => (await readKeys(client, `${prefix}/`)).get(`${prefix}/n3/ip`) ?? null);
+    await etcd.stop();
+    // Twice the TTL and more: the client gives the lease up and must register anew.
+    await new Promise((r) => setTimeout(r, 6_000));
+    await etcd.start();
+    const second = await waitUntil('re-registration after the outage', async () => {
+      const kv = (await readKeys(client, `${prefix}/`).catch(() => new Map<string, KeyState>())).get(`${prefix}/n3/ip`);
+      return kv !== undefined && kv.lease !== first.lease ? kv : null;
+    }, 30_000);
+    expect(second.value).toBe('127.0.0.13');
+    expect(events.filter((e) => e.type === 'lost').length).toBeGreaterThanOrEqual(1);
+    expect(events.at(-1)?.type).toBe('registered');
+    controller.abort();
+    await run;
+    expect((await readKeys(client, `${prefix}/`)).size).toBe(0);
+  });
+
   it('with --when-healthy, registers only while the URL answers 200', async () => {
     let status = 503;
     const server: Server = createServer((_req, res) => {
