@@ -13,6 +13,7 @@ import type { ClusterState } from '../model/types.js';
 interface WatchFlags extends CommandFlags {
   statusListen?: string;
   staleAfter?: string;
+  repairInterval?: string;
 }
 
 export function createWatchCommand(io: CliIO): Command {
@@ -21,7 +22,8 @@ export function createWatchCommand(io: CliIO): Command {
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
     .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
-    .option('--resync <duration>', 'interval of the etcd full resync and the HAProxy drift repair', '5m')
+    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net)', '5m')
+    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests)', '5s')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
     .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s');
   return cmd.action(async (flags: WatchFlags) => {
@@ -32,7 +34,7 @@ export function createWatchCommand(io: CliIO): Command {
     const swappable: ConfigRenderer = { render: (state: ClusterState, meta) => renderer.render(state, meta) };
     const loop = new WatchLoop(pipeline.source(), pipeline.syncDeps(swappable), {
       wait: pipeline.options.wait,
-      resyncMs: pipeline.options.resyncMs,
+      repairMs: parseDurationFlag(flags.repairInterval ?? '5s', '--repair-interval'),
       retryMinMs: 500,
       retryMaxMs: 30_000,
     });

@@ -47,7 +47,7 @@ export interface PipelineOptions {
   /** Never write a config with fewer servers than this. @default 1 */
   readonly minServers: number;
   readonly logLevel: LogLevel;
-  /** Drift repair and etcd full-resync interval. @default 5m */
+  /** etcd full re-read interval (compared with the mirror). @default 5m */
   readonly resyncMs: number;
   /** @default 2s */
   readonly minReloadIntervalMs: number;

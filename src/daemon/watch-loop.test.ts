@@ -78,7 +78,7 @@ function setUp(outcomes: ApplyResult['outcome'][] = []) {
     logger: silentLogger(),
     metrics: createMetrics(),
   };
-  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, resyncMs: 0, retryMinMs: 500, retryMaxMs: 4000 });
+  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs: 0, retryMinMs: 500, retryMaxMs: 4000 });
   return { source, live, applier, loop };
 }
 

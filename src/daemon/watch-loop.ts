@@ -8,7 +8,7 @@ import { FileLane } from './file-lane.js';
 export interface WatchLoopOptions {
   readonly wait: Wait;
   /** How often to compare HAProxy's runtime with the file and repair drift; 0 disables. */
-  readonly resyncMs: number;
+  readonly repairMs: number;
   /** Backoff for retryable failures (HAProxy socket gone, reload not confirmed). */
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
@@ -29,7 +29,7 @@ export class WatchLoop {
   private again = false;
   private retryDelay: number;
   private retryTimer: unknown = null;
-  private resyncTimer: unknown = null;
+  private repairTimer: unknown = null;
   private stopped = false;
   private readonly passListeners: ((result: SyncResult) => void)[] = [];
 
@@ -63,7 +63,7 @@ export class WatchLoop {
     if (this.latest === null) {
       this.deps.logger.warn({ config: this.deps.live.path }, 'no snapshot from etcd yet: HAProxy keeps the config on disk until etcd answers');
     }
-    this.scheduleResync();
+    this.scheduleRepair();
   }
 
   /** Asks for a pass over the latest view, e.g. after the template file changed. */
@@ -75,7 +75,7 @@ export class WatchLoop {
     this.stopped = true;
     this.quiescence.cancel();
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
-    if (this.resyncTimer !== null) this.clock.clearTimeout(this.resyncTimer);
+    if (this.repairTimer !== null) this.clock.clearTimeout(this.repairTimer);
     await this.running;
     await this.lane.settle();
     await this.source.close();
@@ -131,15 +131,15 @@ export class WatchLoop {
     }, delay);
   }
 
-  private scheduleResync(): void {
-    if (this.stopped || this.options.resyncMs <= 0) return;
-    this.resyncTimer = this.clock.setTimeout(() => {
-      this.resyncTimer = null;
-      void this.resync().finally(() => this.scheduleResync());
-    }, this.options.resyncMs);
+  private scheduleRepair(): void {
+    if (this.stopped || this.options.repairMs <= 0) return;
+    this.repairTimer = this.clock.setTimeout(() => {
+      this.repairTimer = null;
+      void this.repairDrift().finally(() => this.scheduleRepair());
+    }, this.options.repairMs);
   }
 
-  private async resync(): Promise<void> {
+  private async repairDrift(): Promise<void> {
     if (this.deps.applier === null || this.applied === null || this.running) return;
     // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
     await this.occupy(this.repair(this.deps.applier, this.applied));

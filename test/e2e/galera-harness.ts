@@ -168,6 +168,8 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
       const configPath = join(dir.path, 'haproxy.cfg');
       const sets = [
         '--etcd-endpoints', etcd.endpoint, '--prefix', prefix,
+        // Lets a run compare a template variant against the bundled one on the same scenarios.
+        ...(process.env.E2E_TEMPLATE !== undefined ? ['--template', process.env.E2E_TEMPLATE] : []),
         '--set', `listen=127.0.0.1:${String(listenPort)}`,
         '--set', `stats_socket=${statsSocket}`,
         '--set', `server_state_file=${join(dir.path, 'server-state')}`,

@@ -40,6 +40,13 @@ async function reloadCount(): Promise<number | undefined> {
   return parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads;
 }
 
+// The file follows a runtime change within tens of ms (its `haproxy -c` runs behind the runtime ops).
+const untilFile = (what: string, ok: (text: string) => boolean) =>
+  eventually(`haproxy.cfg ${what}`, async () => {
+    const text = await readFile(configPath, 'utf8');
+    return ok(text) ? text : undefined;
+  });
+
 const untilServers = (want: string[]) =>
   eventually(`HAProxy servers = ${want.join(', ')}`, async () => {
     const got = await runtimeAddresses();
@@ -73,7 +80,7 @@ beforeAll(async () => {
   expect(first.code, first.stderr).toBe(0);
   await writeFile(configPath, first.stdout);
   haproxy = await startHaproxy({ configPath, dir: dir.path });
-  watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '1s', '--resync', '2s']);
+  watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '1s', '--repair-interval', '1s']);
   await watcher.waitForLog((e) => e.msg === 'watching etcd');
 });
 
@@ -95,8 +102,8 @@ describe('galera-haproxy watch', () => {
     await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`, `${IPS[2]}:3306`]);
     expect((await runtime()).find((s) => s.address === IPS[2])?.weight).toBe(5);
     expect(await reloadCount()).toBe(before);
-    const onDisk = await readFile(configPath, 'utf8');
-    for (const ip of IPS.slice(0, 3)) expect(onDisk).toContain(`${ip}:3306`);
+    const onDisk = await untilFile('lists a, b and c', (t) => IPS.slice(0, 3).every((ip) => t.includes(`${ip}:3306`)));
+    expect(onDisk).toMatch(/server c 127\.0\.0\.43:3306 weight 5/);
   });
 
   it('rejects a hostile value with a line naming the key, and renders nothing of it', async () => {
@@ -105,7 +112,7 @@ describe('galera-haproxy watch', () => {
     expect(line.msg).toContain(`${PREFIX}/evil`);
     await client.put(`${PREFIX}/d`).value(IPS[3]!);
     await untilServers(IPS.map((ip) => `${ip}:3306`));
-    const onDisk = await readFile(configPath, 'utf8');
+    const onDisk = await untilFile('lists d', (t) => t.includes(`${IPS[3]}:3306`));
     expect(onDisk).not.toContain('injected');
     expect(onDisk).not.toContain('127.0.0.99');
     await client.delete().key(`${PREFIX}/evil`);
@@ -114,11 +121,11 @@ describe('galera-haproxy watch', () => {
   it('removes a deleted node from HAProxy and from the file', async () => {
     await client.delete().key(`${PREFIX}/d`);
     await untilServers(IPS.slice(0, 3).map((ip) => `${ip}:3306`));
-    expect(await readFile(configPath, 'utf8')).not.toContain(`${IPS[3]}:3306`);
+    await untilFile('no longer lists d', (t) => !t.includes(`${IPS[3]}:3306`));
   });
 
   it('keeps the last config when the whole prefix vanishes (guard)', async () => {
-    const before = await readFile(configPath, 'utf8');
+    const before = await untilFile('lists a, b and c', (t) => IPS.slice(0, 3).every((ip) => t.includes(`${ip}:3306`)));
     await client.delete().prefix(`${PREFIX}/`);
     await watcher!.waitForLog((e) => e.outcome === 'guarded');
     expect(await readFile(configPath, 'utf8')).toBe(before);
@@ -129,7 +136,7 @@ describe('galera-haproxy watch', () => {
 
   it('keeps the last good config through a broken template, and heals when it is fixed', async () => {
     const good = await readFile(templatePath, 'utf8');
-    const before = await readFile(configPath, 'utf8');
+    const before = await untilFile('lists only a', (t) => t.includes(`${IPS[0]}:3306`) && !t.includes(`${IPS[1]}:3306`));
     await writeFile(templatePath, `${good}\n    this-is-not-a-directive {{ nodes | length }}\n`);
     await watcher!.waitForLog((e) => e.outcome === 'failed' && typeof e.reason === 'string' && e.reason.includes('haproxy -c'));
     expect(await readFile(configPath, 'utf8')).toBe(before);
