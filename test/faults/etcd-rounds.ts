@@ -151,6 +151,9 @@ export async function startFaultWorld(options: WorldOptions = {}): Promise<Fault
   }
 }
 
+/** A random `ip:port` outside loopback: fine for a source that never dials its nodes. */
+export const randomChurnValue = (): string => `10.0.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}:3306`;
+
 /** Random puts and deletes on a small key set, until stopped or bounded out. */
 export class Churn {
   private stopped = false;
@@ -163,6 +166,7 @@ export class Churn {
     private readonly maxOps: number,
     private readonly maxMs: number,
     keys = 30,
+    private readonly valueFor: () => string = randomChurnValue,
   ) {
     this.done = this.loop(keys);
   }
@@ -173,7 +177,7 @@ export class Churn {
       const key = `${this.world.prefix}/n${Math.floor(Math.random() * keys)}`;
       try {
         if (Math.random() < 0.7) {
-          const value = `10.0.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}:3306`;
+          const value = this.valueFor();
           const res = await this.world.writer.put(key).value(value).exec();
           this.world.ledger.recordWrite('put', key, BigInt(res.header.revision));
         } else {
@@ -201,6 +205,8 @@ export interface RoundOptions {
   readonly churnIntervalMs?: number;
   readonly convergeTimeoutMs?: number;
   readonly sinks?: readonly RoundSink[];
+  /** Values the churn writes; a sink that dials its nodes (HAProxy health checks) wants loopback ones. */
+  readonly churnValue?: () => string;
 }
 
 export interface RoundResult {
@@ -222,7 +228,7 @@ export interface RoundResult {
 /** Churn, fault, heal, stop churn, then wait for the mirror and the sinks to equal etcd. */
 export async function runRound(world: FaultWorld, round: number, fault: Fault, options: RoundOptions): Promise<RoundResult> {
   const mark = world.ledger.mark();
-  const churn = new Churn(world, options.churnIntervalMs ?? 5, 20_000, options.pauseMs + 60_000);
+  const churn = new Churn(world, options.churnIntervalMs ?? 5, 20_000, options.pauseMs + 60_000, 30, options.churnValue);
   let convergeMs: number | null = null;
   let healToConvergedMs: number | null = null;
   let error: string | null = null;
@@ -316,13 +322,13 @@ export function formatTable(results: readonly RoundResult[], summary: SoakSummar
   ].join('\n');
 }
 
-/** `rounds` rounds cycling through the faults (the etcd ones plus any `extraFaults`). */
+/** `rounds` rounds cycling through the faults (`faults`, by default the etcd ones, plus any `extraFaults`). */
 export async function runRounds(
   world: FaultWorld,
   rounds: number,
-  options: RoundOptions & { extraFaults?: readonly Fault[]; onRound?: (r: RoundResult) => void },
+  options: RoundOptions & { faults?: readonly Fault[]; extraFaults?: readonly Fault[]; onRound?: (r: RoundResult) => void },
 ): Promise<RoundResult[]> {
-  const faults = [...ETCD_FAULTS, ...(options.extraFaults ?? [])];
+  const faults = [...(options.faults ?? ETCD_FAULTS), ...(options.extraFaults ?? [])];
   const results: RoundResult[] = [];
   for (let i = 0; i < rounds; i += 1) {
     const fault = faults[i % faults.length] as Fault;
