@@ -235,7 +235,12 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
 
     let reasons = plan.reloadReasons;
     let fellBack = false;
-    if (reasons.length === 0 && options.runtimeApi === false) {
+    // HAProxy 2.6 cannot flip `backup` on a live server: the runtime way deletes and re-adds it, which
+    // cuts its sessions. A reload keeps them (on the old worker), so a busy server switches that way.
+    const busySwitch = plan.runtimeOps.filter((op) => op.op === 'set-backup' && (runtime?.find((s) => keyOf(s) === keyOf(op.server))?.sessions ?? 0) > 0);
+    if (reasons.length === 0 && busySwitch.length > 0) {
+      reasons = busySwitch.map((op) => `${keyOf(op.server)} switches active/backup with open sessions`);
+    } else if (reasons.length === 0 && options.runtimeApi === false) {
       reasons = [`${plan.runtimeOps.length} server change(s) and the Runtime API is off`];
     } else if (reasons.length === 0 && plan.runtimeOps.length > (options.maxRuntimeOps ?? 200)) {
       reasons = [`${plan.runtimeOps.length} server changes: one reload is quicker than ${plan.runtimeOps.length} runtime ops`];

@@ -20,8 +20,8 @@ describe('parseServersState', () => {
     const stats = parseShowStat(STAT);
     expect(stats.get('galera/n1')).toEqual({ scur: 4, backup: false });
     expect(parseServersState(STATE, stats)).toEqual([
-      { backend: 'galera', name: 'n1', address: '127.0.0.21', port: 3306, weight: 10, backup: false, operState: 2, adminState: 0 },
-      { backend: 'galera', name: 'n3', address: '127.0.0.23', port: 3307, weight: 5, backup: true, operState: 0, adminState: 1 },
+      { backend: 'galera', name: 'n1', address: '127.0.0.21', port: 3306, weight: 10, backup: false, operState: 2, adminState: 0, sessions: 4 },
+      { backend: 'galera', name: 'n3', address: '127.0.0.23', port: 3307, weight: 5, backup: true, operState: 0, adminState: 1, sessions: 0 },
     ]);
   });
 

@@ -161,6 +161,7 @@ export function parseServersState(reply: string, stats?: ReadonlyMap<string, Sta
       backup: stats?.get(`${backend}/${name}`)?.backup ?? false,
       operState: Number(op),
       adminState: Number(admin),
+      ...(stats?.has(`${backend}/${name}`) ? { sessions: stats.get(`${backend}/${name}`)?.scur ?? 0 } : {}),
     });
   }
   return servers;

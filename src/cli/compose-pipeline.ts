@@ -79,7 +79,8 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
     live,
     applier,
     syncDeps(renderer = template.renderer): SyncDeps {
-      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, logger, metrics };
+      const singleWriter = (template.vars['writer'] ?? defaultVars()['writer']) === 'single';
+      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, logger, metrics };
     },
   };
 }

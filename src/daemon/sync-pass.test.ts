@@ -202,4 +202,32 @@ describe('syncToView', () => {
       expect(live.writes).toHaveLength(1);
     });
   });
+
+  describe('single-writer mode', () => {
+    const listing: ConfigRenderer = {
+      render: (state) => `listen galera\n    balance first\n${state.nodes.map((n) => `    server ${n.name} ${n.address}:${n.port}`).join('\n')}\n`,
+    };
+    const first = (config: string | null) => /server (\S+)/.exec(config ?? '')?.[1];
+
+    it('keeps the writer the file names while it is registered, whatever joins', async () => {
+      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server c 10.0.0.3:3306\n');
+      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
+        ...deps(live, applier('reload')),
+        renderer: listing,
+        singleWriter: true,
+      });
+      expect(first(r.config)).toBe('b');
+      expect(r.config).toMatch(/server b[^\n]*\n    server a[^\n]*\n    server c/);
+    });
+
+    it('moves the writer only when it leaves', async () => {
+      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n');
+      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
+        ...deps(live, applier('reload')),
+        renderer: listing,
+        singleWriter: true,
+      });
+      expect(first(r.config)).toBe('a');
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import { decodeCluster } from '../model/decode-cluster.js';
-import { structureOf } from '../plan/parse-servers.js';
+import { parseServers, structureOf } from '../plan/parse-servers.js';
+import { chooseWriter, orderWriterFirst } from '../model/choose-writer.js';
 import type { ClusterState } from '../model/types.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
@@ -22,6 +23,11 @@ export interface SyncDeps {
   /** Null for a dry run: render and check, touch nothing. */
   readonly applier: Applier | null;
   readonly minServers: number;
+  /**
+   * Single-writer mode: list the writer first (the template's `balance first` sends it every write) and
+   * keep the writer the file already names while it is registered, so writes do not move needlessly.
+   */
+  readonly singleWriter?: boolean;
   /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
   readonly lane?: FileLane | null;
   readonly logger: Logger;
@@ -76,15 +82,17 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     });
   }
 
+  const lane = deps.lane ?? null;
+  let current = lane?.latest() ?? (await deps.live.read());
+  const rendered = deps.singleWriter === true ? withWriterFirst(state, current) : state;
+
   let next: string;
   try {
-    next = deps.renderer.render(state, { revision: view.revision });
+    next = deps.renderer.render(rendered, { revision: view.revision });
   } catch (err) {
     return finish({ outcome: 'failed', config: null, reason: `render: ${describeError(err)}`, retry: false });
   }
 
-  const lane = deps.lane ?? null;
-  let current = lane?.latest() ?? (await deps.live.read());
   if (current !== null && deps.live.equivalent(current, next)) {
     return finish({ outcome: 'noop', config: current, retry: false });
   }
@@ -152,6 +160,12 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return finish({ outcome: 'failed', config: current, reason, retry: true });
   }
   return finish({ outcome: applied.outcome, config: next, retry: false });
+}
+
+/** The writer is the first server the current file lists; it stays while it is registered. */
+function withWriterFirst(state: ClusterState, current: string | null): ClusterState {
+  const previous = current === null ? null : (parseServers(current)[0]?.name ?? null);
+  return { ...state, nodes: orderWriterFirst(state.nodes, chooseWriter(state.nodes, previous)) };
 }
 
 function logDecisions(log: Logger, previous: ClusterState | null, state: ClusterState): void {

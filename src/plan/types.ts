@@ -15,6 +15,8 @@ export interface RuntimeServer extends ServerSpec {
   readonly operState: number;
   /** admin state bit field (1 FMAINT, 2 IMAINT, 4 CMAINT, 8 FDRAIN, 16 IDRAIN, 32 RMAINT, 64 HMAINT). */
   readonly adminState: number;
+  /** Sessions open on the server now (`scur` of `show stat`), when known. */
+  readonly sessions?: number;
 }
 
 export type RuntimeOp =

@@ -74,8 +74,13 @@ export const TEMPLATE_VARS = {
   stats_listen: { default: '', doc: 'bind address of the HTTP stats page; empty = none', validate: optional(bindAddress) },
   writer: {
     default: 'multi',
-    doc: 'multi = every node takes writes; single = one writer, the others backup (reserved)',
+    doc: 'multi = every node takes writes (leastconn); single = one sticky writer first in the list (balance first), the others take over in order',
     validate: (v) => (v === 'multi' || v === 'single' ? null : 'must be "multi" or "single"'),
+  },
+  on_marked_down: {
+    default: 'shutdown-sessions',
+    doc: 'what happens to open sessions of a node marked down: shutdown-sessions cuts them at once (a crashed or isolated node), none leaves them (a donor keeps serving what it has)',
+    validate: (v) => (v === 'shutdown-sessions' || v === 'none' ? null : 'must be "shutdown-sessions" or "none"'),
   },
   read_listen: { default: '', doc: 'bind address of a second, read-only listener; empty = none', validate: optional(bindAddress) },
   log_target: {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir, type TempDir } from './ports.js';
 import { queryOnce } from './mysql-client.js';
@@ -55,6 +56,17 @@ function requireBinaries(): void {
   }
   if (!existsSync(PROVIDER)) missing.push(PROVIDER);
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: ${INSTALL_HINT}`);
+}
+
+/** Rejects when something already listens on ip:port (a stale node, or another suite's fake). */
+function requireFreePort(ip: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err) =>
+      reject(new Error(`${ip}:${String(port)} is taken (${err.message}): stop whatever listens there or pick another firstOctet`)),
+    );
+    server.listen({ host: ip, port, exclusive: true }, () => server.close(() => resolve()));
+  });
 }
 
 function mariadbdBin(): string {
@@ -167,6 +179,12 @@ export async function startGaleraCluster(options: StartGaleraOptions = {}): Prom
     return found;
   };
 
+  try {
+    for (const n of nodes) for (const port of [n.port, 4567, 4568, 4444]) await requireFreePort(n.ip, port);
+  } catch (err) {
+    await root.remove();
+    throw err;
+  }
   for (const n of nodes) {
     await mkdir(join(n.dir, 'data'), { recursive: true });
     await mkdir(join(n.dir, 'tmp'), { recursive: true });

@@ -72,8 +72,8 @@ describe('clustercheck against a real MariaDB Galera node', () => {
 
   beforeAll(async () => {
     dir = await tempDir('clustercheck');
-    // A one-node cluster on its own alias, away from the e2e cluster's 127.0.0.11-13.
-    cluster = await startGaleraCluster({ size: 1, firstOctet: 21, clusterName: 'clustercheck-test' });
+    // A one-node cluster on its own alias, away from the e2e cluster's 127.0.0.11-13 and the fake nodes of other suites.
+    cluster = await startGaleraCluster({ size: 1, firstOctet: 201, clusterName: 'clustercheck-test', formTimeoutMs: 90_000 });
     const logStream = new Writable({
       write(chunk: Buffer, _enc, done) {
         logs += chunk.toString();
@@ -84,7 +84,7 @@ describe('clustercheck against a real MariaDB Galera node', () => {
       {
         listenHost: '127.0.0.1',
         listenPort: 0,
-        mysql: { host: '127.0.0.21', port: 3306, user: cluster.appUser.user, password: cluster.appUser.password },
+        mysql: { host: '127.0.0.201', port: 3306, user: cluster.appUser.user, password: cluster.appUser.password },
         policy: { availableWhenDonor: false, availableWhenReadonly: false },
         queryTimeoutMs: 1_000,
         cacheMs: 300,
@@ -161,7 +161,7 @@ describe('clustercheck against a real MariaDB Galera node', () => {
       process.execPath,
       [
         '--import', 'tsx', CLI, 'clustercheck', '--listen', `127.0.0.1:${String(port)}`,
-        '--mysql-host', '127.0.0.21', '--mysql-user', cluster.appUser.user,
+        '--mysql-host', '127.0.0.201', '--mysql-user', cluster.appUser.user,
         '--mysql-password-file', passwordFile, '--available-when-donor', '--available-when-readonly',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MYSQL_PWD: 'wrong' } },
