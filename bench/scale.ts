@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const sets = [
       '--etcd-endpoints', etcd.endpoint, '--prefix', PREFIX,
       '--set', `listen=127.0.0.1:${listenPort}`, '--set', `stats_socket=${statsSocket}`,
-      '--set', `server_state_file=${join(dir.path, 'server-state')}`, '--set', 'maxconn=20000',
+      '--set', `server_state_file=${join(dir.path, 'server-state')}`,
     ];
     const first = await runCli(['render', ...sets]);
     if (first.code !== 0) throw new Error(first.stderr);
