@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
-import { parseListen, startClustercheck } from '../galera/clustercheck.js';
 import type { MysqlTarget } from '../galera/mysql-status.js';
 import { resolveMysqlPassword } from '../galera/mysql-password.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
@@ -52,6 +51,8 @@ export function createClustercheckCommand(io: CliIO): Command {
       if (flags.mysqlSocket !== undefined && flags.mysqlHost !== undefined) {
         throw new ConfigError('--mysql-socket and --mysql-host are mutually exclusive');
       }
+      // Loaded here so the other subcommands (the watch daemon above all) never load the MySQL driver.
+      const { parseListen, startClustercheck } = await import('../galera/clustercheck.js');
       const listen = parseListen(flags.listen);
       const password = await resolveMysqlPassword(io.env, flags.mysqlPasswordFile);
       const mysqlTarget: MysqlTarget =

@@ -20,6 +20,8 @@ export interface DaemonWorldOptions {
   readonly logLevel?: 'info' | 'debug';
   /** Nodes written before the first render, so the guard (`--min-servers 1`) never holds the start. @default 12 */
   readonly seedNodes?: number;
+  /** Where every daemon process's output is written on close, for reading a failure afterwards. */
+  readonly logFile?: string;
 }
 
 /** What the daemon processes did across the run, read from their exits and JSON logs. */
@@ -246,6 +248,9 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
       async close() {
         await m.stop();
         await live.stop('SIGKILL').catch(() => undefined);
+        if (options.logFile !== undefined) {
+          await writeFile(options.logFile, live.all.map((d, i) => `=== watch process ${i + 1}\n${d.output()}\n`).join(''));
+        }
         await haproxy?.stop();
         await world.close();
         await dir?.remove();
