@@ -211,7 +211,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     throw new ApplyError('RELOAD_FAILED', `HAProxy did not confirm the new config within ${options.confirmTimeoutMs} ms: ${last}`);
   };
 
-  const applyOnce = async (previous: string | null, nextConfig: string, revision: string, allowReload = true): Promise<ApplyResult> => {
+  const applyOnce = async (previous: string | null, nextConfig: string, revision: string, allowReload = true, reloadReason?: string): Promise<ApplyResult> => {
     const started = performance.now();
     const next = parseConfig(nextConfig);
     desired = new Set(next.servers.map(keyOf));
@@ -230,7 +230,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     } catch (err) {
       log.warn({ revision, err: describeError(err) }, 'cannot read the runtime state; a reload will carry the change');
     }
-    const plan = planChanges({ previousConfig: previous, nextConfig, runtime });
+    const planned = planChanges({ previousConfig: previous, nextConfig, runtime });
+    const plan = reloadReason === undefined ? planned : { ...planned, reloadReasons: [...planned.reloadReasons, reloadReason] };
     if (plan.runtimeOps.length === 0 && plan.reloadReasons.length === 0) return result('noop', plan, false);
 
     let reasons = plan.reloadReasons;
@@ -285,7 +286,14 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   };
 
   return {
-    apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true)),
+    apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true, input.reloadReason)),
+    runtime: async () => {
+      try {
+        return await readRuntime();
+      } catch {
+        return null;
+      }
+    },
     // Same structure on both sides: only runtime differences remain, and those are repaired.
     reconcile: (config, revision) => serialised(() => applyOnce(config, config, revision)),
     settleDrains: () => drainer.settle(),

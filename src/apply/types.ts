@@ -1,4 +1,4 @@
-import type { Plan } from '../plan/types.js';
+import type { Plan, RuntimeServer } from '../plan/types.js';
 
 export type ApplyOutcome = 'noop' | 'runtime' | 'reload' | 'failed';
 
@@ -20,6 +20,8 @@ export interface ApplyInput {
    * needs a reload, or a runtime op that fails, then returns `failed` instead of reloading. @default true
    */
   readonly allowReload?: boolean;
+  /** A reason to reload that the server diff cannot see (e.g. the single writer moved in the server order). */
+  readonly reloadReason?: string;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface ApplyInput {
  */
 export interface Applier {
   apply(input: ApplyInput): Promise<ApplyResult>;
+  /** What HAProxy runs now (`show servers state` + `show stat`), or null when it cannot be read. */
+  runtime?(): Promise<readonly RuntimeServer[] | null>;
   /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
   reconcile(config: string, revision: string): Promise<ApplyResult>;
 }

@@ -229,5 +229,40 @@ describe('syncToView', () => {
       });
       expect(first(r.config)).toBe('a');
     });
+
+    it('moves the writer for good when it fails its check: to the first server up in runtime order, by a reload', async () => {
+      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n    server c 10.0.0.3:3306\n');
+      const runtime = (name: string, operState: number) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState, adminState: 0 });
+      const reasons: (string | undefined)[] = [];
+      const app: Applier = {
+        async apply(input) {
+          reasons.push(input.reloadReason);
+          return { outcome: 'reload', plan: { runtimeOps: [], reloadReasons: input.reloadReason ? [input.reloadReason] : [] }, fellBackToReload: false, durationMs: 0 };
+        },
+        async reconcile() {
+          throw new Error('not used');
+        },
+        // HAProxy's own order (server ids): b, then c (added at runtime before a was re-added), then a.
+        runtime: async () => [runtime('b', 0), runtime('c', 2), runtime('a', 2)],
+      };
+      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
+        ...deps(live, app),
+        renderer: listing,
+        singleWriter: true,
+      });
+      expect(first(r.config)).toBe('c');
+      expect(reasons).toEqual(['single writer moves from b to c']);
+    });
+
+    it('keeps a writer that is down when no other server is up either', async () => {
+      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n');
+      const app: Applier = {
+        ...applier('runtime'),
+        runtime: async () => ['b', 'a'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState: 0, adminState: 0 })),
+      };
+      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, { ...deps(live, app), renderer: listing, singleWriter: true });
+      expect(r.outcome).toBe('noop');
+      expect(first(r.config)).toBe('b');
+    });
   });
 });

@@ -84,7 +84,8 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
 
   const lane = deps.lane ?? null;
   let current = lane?.latest() ?? (await deps.live.read());
-  const rendered = deps.singleWriter === true ? withWriterFirst(state, current) : state;
+  const writer = deps.singleWriter === true ? await placeWriter(state, current, deps.applier) : { state, moved: undefined };
+  const rendered = writer.state;
 
   let next: string;
   try {
@@ -100,7 +101,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   // Server-only changes (the rest of the file identical) go to the Runtime API first and the checked
   // file follows: `haproxy -c` costs ~50 ms, the runtime ops a few. Anything else, or a runtime op
   // that fails, takes the checked-file way below.
-  if (current !== null && deps.applier !== null && lane?.isRejected(next) !== true && structureOf(current) === structureOf(next)) {
+  if (current !== null && deps.applier !== null && writer.moved === undefined && lane?.isRejected(next) !== true && structureOf(current) === structureOf(next)) {
     const fast = await deps.applier.apply({ previous: current, next, revision: view.revision, allowReload: false });
     if ((fast.outcome === 'runtime' || fast.outcome === 'noop') && lane !== null) {
       lane.submit(next);
@@ -144,7 +145,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   } catch (err) {
     return finish({ outcome: 'failed', config: null, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
   }
-  const applied = await deps.applier.apply({ previous: current, next, revision: view.revision });
+  const applied = await deps.applier.apply({ previous: current, next, revision: view.revision, ...(writer.moved ? { reloadReason: writer.moved } : {}) });
   if (applied.plan.reloadReasons.length > 0) log.info({ reasons: applied.plan.reloadReasons }, 'reload reasons');
   if (applied.outcome === 'failed') {
     const reason = `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`;
@@ -162,10 +163,32 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   return finish({ outcome: applied.outcome, config: next, retry: false });
 }
 
-/** The writer is the first server the current file lists; it stays while it is registered. */
-function withWriterFirst(state: ClusterState, current: string | null): ClusterState {
-  const previous = current === null ? null : (parseServers(current)[0]?.name ?? null);
-  return { ...state, nodes: orderWriterFirst(state.nodes, chooseWriter(state.nodes, previous)) };
+const MAINT_BITS = 0x67;
+
+/**
+ * Single-writer mode. The writer is the first server the current file lists, and stays the writer
+ * while it is registered and up. When it leaves etcd or fails its check, HAProxy's `balance first` has
+ * already moved new writes to the first server that is up in runtime order; the file follows that
+ * choice (so a reload keeps it, and the old writer does not take writes back when it recovers).
+ */
+async function placeWriter(
+  state: ClusterState,
+  current: string | null,
+  applier: Applier | null,
+): Promise<{ state: ClusterState; moved: string | undefined }> {
+  const listed = current === null ? [] : parseServers(current);
+  const previous = listed[0] ?? null;
+  let keep = previous?.name ?? null;
+  const registered = new Set(state.nodes.map((n) => n.name));
+  if (previous !== null && applier?.runtime) {
+    const runtime = (await applier.runtime())?.filter((s) => s.backend === previous.backend) ?? null;
+    const up = (runtime ?? []).filter((s) => s.operState === 2 && (s.adminState & MAINT_BITS) === 0 && registered.has(s.name));
+    const writerUp = up.some((s) => s.name === previous.name);
+    if (runtime !== null && (!writerUp || !registered.has(previous.name)) && up.length > 0) keep = up[0]?.name ?? keep;
+  }
+  const writer = chooseWriter(state.nodes, keep);
+  const moved = previous !== null && writer !== null && writer !== previous.name ? `single writer moves from ${previous.name} to ${writer}` : undefined;
+  return { state: { ...state, nodes: orderWriterFirst(state.nodes, writer) }, moved };
 }
 
 /** One line per node; a mass change (a first snapshot, a burst) is one summary line, the rest at debug. */

@@ -143,6 +143,8 @@ export class WatchLoop {
     if (this.deps.applier === null || this.applied === null || this.running) return;
     // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
     await this.occupy(this.repair(this.deps.applier, this.applied));
+    // A single writer that failed its check is not an etcd event: look again at who should write.
+    if (this.deps.singleWriter === true) this.poke();
   }
 
   private async repair(applier: NonNullable<SyncDeps['applier']>, applied: { config: string; revision: string }): Promise<void> {
