@@ -3,8 +3,10 @@ import { runCli } from './program.js';
 
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    // `on`, not `once`: execa's signal-exit re-raises a signal when it finds itself the last listener,
+    // which a `once` listener (removed before it runs) would let happen mid-`haproxy -c`.
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
   });
 }
 

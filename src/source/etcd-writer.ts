@@ -49,7 +49,9 @@ export function createEtcdClient(options: EtcdSourceOptions): Etcd3 {
     grpcOptions: {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5000,
-      'grpc.keepalive_permit_without_calls': 1,
+      // Only while a call (the watch, a lease keepalive) is open: etcd answers pings on an idle
+      // connection with GOAWAY too_many_pings.
+      'grpc.keepalive_permit_without_calls': 0,
     },
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs },
