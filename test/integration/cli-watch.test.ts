@@ -27,6 +27,7 @@ let statsSocket: string;
 let configPath: string;
 let templatePath: string;
 let common: string[];
+let statusUrl: string;
 
 async function runtime(): Promise<RuntimeServer[]> {
   return parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
@@ -80,7 +81,9 @@ beforeAll(async () => {
   expect(first.code, first.stderr).toBe(0);
   await writeFile(configPath, first.stdout);
   haproxy = await startHaproxy({ configPath, dir: dir.path });
-  watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '1s', '--repair-interval', '1s']);
+  const statusPort = await freePort();
+  statusUrl = `http://127.0.0.1:${statusPort}`;
+  watcher = startCliDaemon(['watch', ...common, '--status-listen', `127.0.0.1:${statusPort}`, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '1s', '--repair-interval', '1s']);
   await watcher.waitForLog((e) => e.msg === 'watching etcd');
 });
 
@@ -156,6 +159,20 @@ describe('galera-haproxy watch', () => {
   it('repairs a server disabled by hand', async () => {
     await sendSocketCommand(statsSocket, `disable server galera/${(await runtime())[0]!.name}`);
     await eventually('drift repaired', async () => ((await runtime()).every((s) => (s.adminState & 0x01) === 0) ? true : undefined), 10_000);
+  });
+
+  it('serves /healthz, /status and Prometheus /metrics', async () => {
+    const health = await fetch(`${statusUrl}/healthz`);
+    expect(health.status, await health.clone().text()).toBe(200);
+    const status = (await (await fetch(`${statusUrl}/status`)).json()) as { etcd: { connected: boolean; lastHeardAt: number }; lastPass: { outcome: string }; nodes: { valid: number } };
+    expect(status.etcd.connected).toBe(true);
+    expect(Date.now() - status.etcd.lastHeardAt).toBeLessThan(30_000);
+    expect(status.nodes.valid).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${statusUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^galera_haproxy_updates_total\{outcome="runtime"\} [1-9]/m);
+    expect(metrics).toMatch(/^galera_haproxy_unable_to_sync 0$/m);
+    expect(metrics).toMatch(/^galera_haproxy_nodes\{state="valid"\} [1-9]/m);
+    expect((await fetch(`${statusUrl}/nope`)).status).toBe(404);
   });
 
   it('exits 0 on SIGTERM', async () => {
