@@ -7,7 +7,7 @@
  *      it took; the watcher's RSS holding them.
  * Baseline in the same run: the same burst applied by one `galera-haproxy once` (a single read, render,
  * check and reload), i.e. the best a batch tool could do.
- * Usage: npx tsx bench/scale.ts [--burst 10000]
+ * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,8 @@ import { parseServersState } from '../src/apply/runtime-commands.js';
 const args = process.argv.slice(2);
 const i = args.indexOf('--burst');
 const BURST = i >= 0 ? Number(args[i + 1]) : 10_000;
+const w = args.indexOf('--wait');
+const WAIT = w >= 0 && args[w + 1] !== undefined ? ['--wait', args[w + 1]!] : [];
 const PREFIX = '/bench/scale';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
     writeFileSync(configPath, first.stdout);
     const haproxy = await startHaproxy({ configPath, dir: dir.path });
     stops.push(() => haproxy.stop());
-    watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0']);
+    watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT]);
     const w = watcher;
     stops.push(() => w.stop());
     await w.waitForLog((e) => e.msg === 'watching etcd');
@@ -94,6 +96,11 @@ async function main(): Promise<void> {
     results.lastPutToLiveMs = Math.round(doneAt - lastAt);
     await sleep(1000);
     results.applies = applies(w) - before;
+    results.passes = w.logs
+      .filter((e) => typeof e.outcome === 'string' && e.outcome !== 'noop')
+      .slice(-Number(results.applies))
+      .map((e) => `${String(e.outcome)} ${String(e.servers)} servers ${String(e.durationMs)} ms`)
+      .join('; ');
     results.holdingRssMb = Number(rssMb(w.child.pid!).toFixed(1));
     await w.stop();
 
@@ -126,7 +133,7 @@ async function main(): Promise<void> {
   console.log(`| burst of ${BURST} puts: etcd write time | ${results.writeMs} ms |`);
   console.log(`| first put → all ${BURST} live in HAProxy | ${results.firstPutToLiveMs} ms |`);
   console.log(`| last put → all live | ${results.lastPutToLiveMs} ms |`);
-  console.log(`| applies for the burst | ${results.applies} |`);
+  console.log(`| applies for the burst | ${results.applies} (${results.passes}) |`);
   console.log(`| watcher RSS holding ${BURST + 3} nodes | ${results.holdingRssMb} MB |`);
   console.log(`| baseline: the same burst by one \`once\` pass (process start → live) | ${results.batchOnceMs} ms |`);
   console.log(JSON.stringify({ bench: 'scale', ...results }));

@@ -21,7 +21,7 @@ export function createWatchCommand(io: CliIO): Command {
     'The daemon: mirror the prefix (snapshot, then watch), debounce, and keep HAProxy in step until SIGTERM/SIGINT.',
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
-    .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '3ms:100ms')
+    .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
     .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net)', '5m')
     .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests)', '5s')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')

@@ -8,7 +8,7 @@ describe('resolvePipelineOptions', () => {
     expect(o.configPath).toBe('/etc/haproxy/haproxy.cfg');
     expect(o.haproxyBin).toBe('haproxy');
     expect(o.minServers).toBe(1);
-    expect(o.wait).toEqual({ minMs: 3, maxMs: 100 });
+    expect(o.wait).toEqual({ minMs: 10, maxMs: 100 });
     expect(o.resyncMs).toBe(300_000);
   });
 

@@ -42,7 +42,7 @@ export interface PipelineOptions {
   readonly reloadCmd: readonly string[] | undefined;
   /** @default "haproxy" */
   readonly haproxyBin: string;
-  /** Quiescence. @default 3ms:100ms */
+  /** Quiescence. @default 10ms:100ms */
   readonly wait: Wait;
   /** Never write a config with fewer servers than this. @default 1 */
   readonly minServers: number;
@@ -114,7 +114,7 @@ export function resolvePipelineOptions(flags: PipelineFlags): PipelineOptions {
     if (!r.success) throw new ConfigError(r.error.issues[0]?.message ?? 'invalid value');
     return r.data;
   };
-  let wait: Wait = { minMs: 3, maxMs: 100 };
+  let wait: Wait = { minMs: 10, maxMs: 100 };
   if (flags.wait !== undefined) {
     try {
       wait = parseWait(flags.wait);
