@@ -1,13 +1,13 @@
 import { decodeCluster } from '../model/decode-cluster.js';
-import { parseServers, structureOf } from '../plan/parse-servers.js';
-import { chooseWriter, orderWriterFirst } from '../model/choose-writer.js';
+import { structureOf } from '../plan/parse-servers.js';
 import type { ClusterState } from '../model/types.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
-import { diffNodes } from './node-changes.js';
+import { logDecisions } from './decision-log.js';
+import { placeWriter } from './single-writer.js';
 import { logDiagnostic, type LiveConfig } from './live-config.js';
 import type { FileLane } from './file-lane.js';
 
@@ -99,28 +99,20 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   }
 
   // Server-only changes (the rest of the file identical) go to the Runtime API first and the checked
-  // file follows: `haproxy -c` costs ~50 ms, the runtime ops a few. Anything else, or a runtime op
-  // that fails, takes the checked-file way below.
-  if (current !== null && deps.applier !== null && writer.moved === undefined && lane?.isRejected(next) !== true && structureOf(current) === structureOf(next)) {
+  // file follows in the lane: `haproxy -c` costs ~50 ms, the runtime ops a few. Anything else, a
+  // runtime op that fails, or a one-shot run without a lane, takes the checked-file way below.
+  if (
+    lane !== null &&
+    current !== null &&
+    deps.applier !== null &&
+    writer.moved === undefined &&
+    !lane.isRejected(next) &&
+    structureOf(current) === structureOf(next)
+  ) {
     const fast = await deps.applier.apply({ previous: current, next, revision: view.revision, allowReload: false });
-    if ((fast.outcome === 'runtime' || fast.outcome === 'noop') && lane !== null) {
+    if (fast.outcome === 'runtime' || fast.outcome === 'noop') {
       lane.submit(next);
       return finish({ outcome: fast.outcome, config: next, retry: false });
-    }
-    if (fast.outcome === 'runtime' || fast.outcome === 'noop') {
-      const check = await deps.live.check(next);
-      if (check.ok) {
-        try {
-          await deps.live.commit(check);
-        } catch (err) {
-          return finish({ outcome: 'failed', config: current, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
-        }
-        return finish({ outcome: fast.outcome, config: next, retry: false });
-      }
-      for (const d of check.diagnostics) logDiagnostic(log, d);
-      // The runtime already has servers the file cannot hold: take them back out so HAProxy matches disk.
-      await deps.applier.apply({ previous: next, next: current, revision: view.revision });
-      return finish({ outcome: 'failed', config: current, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
     }
   }
 
@@ -161,56 +153,4 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return finish({ outcome: 'failed', config: current, reason, retry: true });
   }
   return finish({ outcome: applied.outcome, config: next, retry: false });
-}
-
-const MAINT_BITS = 0x67;
-
-/**
- * Single-writer mode. The writer is the first server the current file lists, and stays the writer
- * while it is registered and up. When it leaves etcd or fails its check, HAProxy's `balance first` has
- * already moved new writes to the first server that is up in runtime order; the file follows that
- * choice (so a reload keeps it, and the old writer does not take writes back when it recovers).
- */
-async function placeWriter(
-  state: ClusterState,
-  current: string | null,
-  applier: Applier | null,
-): Promise<{ state: ClusterState; moved: string | undefined }> {
-  const listed = current === null ? [] : parseServers(current);
-  const previous = listed[0] ?? null;
-  let keep = previous?.name ?? null;
-  const registered = new Set(state.nodes.map((n) => n.name));
-  if (previous !== null && applier?.runtime) {
-    const runtime = (await applier.runtime())?.filter((s) => s.backend === previous.backend) ?? null;
-    const up = (runtime ?? []).filter((s) => s.operState === 2 && (s.adminState & MAINT_BITS) === 0 && registered.has(s.name));
-    const writerUp = up.some((s) => s.name === previous.name);
-    if (runtime !== null && (!writerUp || !registered.has(previous.name)) && up.length > 0) keep = up[0]?.name ?? keep;
-  }
-  const writer = chooseWriter(state.nodes, keep);
-  const moved = previous !== null && writer !== null && writer !== previous.name ? `single writer moves from ${previous.name} to ${writer}` : undefined;
-  return { state: { ...state, nodes: orderWriterFirst(state.nodes, writer) }, moved };
-}
-
-/** One line per node; a mass change (a first snapshot, a burst) is one summary line, the rest at debug. */
-const MAX_LINES_PER_KIND = 20;
-function logEach(log: Logger, msg: string, nodes: readonly ClusterState['nodes'][number][]): void {
-  nodes.forEach((n, i) => {
-    const line = { node: n.id, server: n.name, address: n.address, port: n.port };
-    if (nodes.length <= MAX_LINES_PER_KIND) log.info(line, msg);
-    else log.debug(line, msg);
-    if (nodes.length > MAX_LINES_PER_KIND && i === 0) log.info({ count: nodes.length, first: nodes.slice(0, MAX_LINES_PER_KIND).map((x) => x.id) }, `${msg}: ${nodes.length} nodes`);
-  });
-}
-
-function logDecisions(log: Logger, previous: ClusterState | null, state: ClusterState): void {
-  const changes = diffNodes(previous, state);
-  logEach(log, 'node added', changes.added);
-  logEach(log, 'node removed', changes.removed);
-  for (const c of changes.changed) {
-    log.info(
-      { node: c.to.id, server: c.to.name, from: `${c.from.address}:${c.from.port} w${c.from.weight}${c.from.backup ? ' backup' : ''}`, to: `${c.to.address}:${c.to.port} w${c.to.weight}${c.to.backup ? ' backup' : ''}` },
-      'node changed',
-    );
-  }
-  for (const r of changes.newlyRejected) log.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
 }

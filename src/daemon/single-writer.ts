@@ -1,0 +1,32 @@
+import type { Applier } from '../apply/types.js';
+import { chooseWriter, orderWriterFirst } from '../model/choose-writer.js';
+import type { ClusterState } from '../model/types.js';
+import { parseServers } from '../plan/parse-servers.js';
+
+const MAINT_BITS = 0x67;
+
+/**
+ * Single-writer mode. The writer is the first server the current file lists, and stays the writer
+ * while it is registered and up. When it leaves etcd or fails its check, HAProxy's `balance first` has
+ * already moved new writes to the first server that is up in runtime order; the file follows that
+ * choice (so a reload keeps it, and the old writer does not take writes back when it recovers).
+ */
+export async function placeWriter(
+  state: ClusterState,
+  current: string | null,
+  applier: Applier | null,
+): Promise<{ state: ClusterState; moved: string | undefined }> {
+  const listed = current === null ? [] : parseServers(current);
+  const previous = listed[0] ?? null;
+  let keep = previous?.name ?? null;
+  const registered = new Set(state.nodes.map((n) => n.name));
+  if (previous !== null && applier?.runtime) {
+    const runtime = (await applier.runtime())?.filter((s) => s.backend === previous.backend) ?? null;
+    const up = (runtime ?? []).filter((s) => s.operState === 2 && (s.adminState & MAINT_BITS) === 0 && registered.has(s.name));
+    const writerUp = up.some((s) => s.name === previous.name);
+    if (runtime !== null && (!writerUp || !registered.has(previous.name)) && up.length > 0) keep = up[0]?.name ?? keep;
+  }
+  const writer = chooseWriter(state.nodes, keep);
+  const moved = previous !== null && writer !== null && writer !== previous.name ? `single writer moves from ${previous.name} to ${writer}` : undefined;
+  return { state: { ...state, nodes: orderWriterFirst(state.nodes, writer) }, moved };
+}
