@@ -23,8 +23,12 @@ let statsSocket: string;
 let configPath: string;
 let templatePath: string;
 
-const reloads = async (): Promise<number> =>
-  parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads ?? -1;
+// The master re-executes itself on a reload and refuses connections for a moment: ask until it answers.
+const reloads = (): Promise<number> =>
+  eventually('the master CLI to answer', async () => {
+    const proc = parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }));
+    return proc?.reloads;
+  });
 
 beforeAll(async () => {
   dir = await tempDir('galera-haproxy-reloadcmd-');
