@@ -69,6 +69,8 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     const line = { outcome: result.outcome, durationMs: Math.round(seconds * 1000), servers: state.nodes.length };
     if (result.outcome === 'failed') log.error({ ...line, reason: result.reason }, 'sync failed; HAProxy keeps its last good config');
     else if (result.outcome === 'guarded') log.warn({ ...line, reason: result.reason }, 'sync held back by the guard');
+    // A pass that changed nothing is not a decision (single-writer mode runs one every second).
+    else if (result.outcome === 'noop') log.debug(line, 'sync noop');
     else log.info(line, `sync ${result.outcome}`);
     return { ...result, revision: view.revision, state };
   };

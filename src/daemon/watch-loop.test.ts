@@ -65,7 +65,7 @@ function scriptedApplier(outcomes: ApplyResult['outcome'][]): Applier & { applie
   };
 }
 
-function setUp(outcomes: ApplyResult['outcome'][] = []) {
+function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps> = {}) {
   const source = new FakeSource();
   const live = memoryLive();
   const applier = scriptedApplier(outcomes);
@@ -77,6 +77,7 @@ function setUp(outcomes: ApplyResult['outcome'][] = []) {
     minServers: 1,
     logger: silentLogger(),
     metrics: createMetrics(),
+    ...extra,
   };
   const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs: 0, retryMinMs: 500, retryMaxMs: 4000 });
   return { source, live, applier, loop };
@@ -128,5 +129,22 @@ describe('WatchLoop', () => {
     await vi.advanceTimersByTimeAsync(500);
     expect(source.closed).toBe(true);
     expect(applier.applied).toEqual([]);
+  });
+
+  it('in single-writer mode looks again at the writer every second without an etcd event', async () => {
+    const listing = { render: (st: { nodes: readonly { name: string; address: string }[] }) => `listen galera\n${st.nodes.map((n) => `    server ${n.name} ${n.address}:3306`).join('\n')}\n` };
+    const { source, applier, loop } = setUp([], { singleWriter: true, renderer: listing });
+    let asked = 0;
+    applier.runtime = async () => {
+      asked += 1;
+      return [];
+    };
+    await loop.start();
+    source.emit(1, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(100);
+    const afterFirst = asked;
+    await vi.advanceTimersByTimeAsync(3100);
+    expect(asked - afterFirst).toBeGreaterThanOrEqual(3);
+    await loop.stop();
   });
 });

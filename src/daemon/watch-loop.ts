@@ -5,6 +5,8 @@ import { describeError } from '../errors.js';
 import { syncToView, type SyncDeps, type SyncResult } from './sync-pass.js';
 import { FileLane } from './file-lane.js';
 
+const WRITER_CHECK_MS = 1000;
+
 export interface WatchLoopOptions {
   readonly wait: Wait;
   /** How often to compare HAProxy's runtime with the file and repair drift; 0 disables. */
@@ -30,6 +32,7 @@ export class WatchLoop {
   private retryDelay: number;
   private retryTimer: unknown = null;
   private repairTimer: unknown = null;
+  private writerTimer: unknown = null;
   private stopped = false;
   private readonly passListeners: ((result: SyncResult) => void)[] = [];
 
@@ -64,6 +67,7 @@ export class WatchLoop {
       this.deps.logger.warn({ config: this.deps.live.path }, 'no snapshot from etcd yet: HAProxy keeps the config on disk until etcd answers');
     }
     this.scheduleRepair();
+    this.scheduleWriterCheck();
   }
 
   /** Asks for a pass over the latest view, e.g. after the template file changed. */
@@ -76,6 +80,7 @@ export class WatchLoop {
     this.quiescence.cancel();
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     if (this.repairTimer !== null) this.clock.clearTimeout(this.repairTimer);
+    if (this.writerTimer !== null) this.clock.clearTimeout(this.writerTimer);
     await this.running;
     await this.lane.settle();
     await this.source.close();
@@ -143,8 +148,20 @@ export class WatchLoop {
     if (this.deps.applier === null || this.applied === null || this.running) return;
     // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
     await this.occupy(this.repair(this.deps.applier, this.applied));
-    // A single writer that failed its check is not an etcd event: look again at who should write.
-    if (this.deps.singleWriter === true) this.poke();
+  }
+
+  /**
+   * A single writer that failed its check is not an etcd event: a pass every second looks again at who
+   * should write (two socket requests and a render of a handful of nodes), so a writer that recovers
+   * quickly does not take writes back from the one HAProxy moved them to.
+   */
+  private scheduleWriterCheck(): void {
+    if (this.stopped || this.deps.singleWriter !== true) return;
+    this.writerTimer = this.clock.setTimeout(() => {
+      this.writerTimer = null;
+      this.poke();
+      this.scheduleWriterCheck();
+    }, WRITER_CHECK_MS);
   }
 
   private async repair(applier: NonNullable<SyncDeps['applier']>, applied: { config: string; revision: string }): Promise<void> {

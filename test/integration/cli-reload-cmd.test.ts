@@ -49,7 +49,7 @@ beforeAll(async () => {
   await writeFile(configPath, first.stdout);
   haproxy = await startHaproxy({ configPath, dir: dir.path });
   // SIGUSR2 to the master is what `systemctl reload haproxy` does for a master-worker HAProxy.
-  watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--stats-socket', statsSocket, '--reload-cmd', `kill -USR2 ${haproxy.pid}`, '--min-reload-interval', '0']);
+  watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--stats-socket', statsSocket, '--reload-cmd', `kill -USR2 ${haproxy.pid}`, '--min-reload-interval', '0', '--log-level', 'debug']);
   await watcher.waitForLog((e) => e.msg === 'sync noop');
 });
 
