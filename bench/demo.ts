@@ -13,9 +13,8 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../test/helpers/fake-galera.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
-import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
-import { parseServersState } from '../src/apply/runtime-commands.js';
-import { parseShowProc } from '../src/apply/master-cli-reloader.js';
+import { runtimeServers, showProc } from '../test/helpers/runtime.js';
+import { inMaintenance, isDraining } from '../src/plan/admin-state.js';
 
 const PREFIX = '/components/galera';
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
@@ -30,17 +29,16 @@ interface ServerRow {
   state: string;
 }
 
-async function runtimeServers(statsSocket: string): Promise<ServerRow[]> {
-  const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
-  return servers.map((s) => {
+async function runtimeRows(statsSocket: string): Promise<ServerRow[]> {
+  return (await runtimeServers(statsSocket, 'galera')).map((s) => {
     const op = ['DOWN', 'STARTING', 'UP', 'STOPPING'][s.operState] ?? String(s.operState);
-    const state = s.adminState & 0x67 ? 'MAINT' : s.adminState & 0x18 ? `DRAIN/${op}` : op;
+    const state = inMaintenance(s) ? 'MAINT' : isDraining(s) ? `DRAIN/${op}` : op;
     return { name: s.name, addr: `${s.address}:${s.port}`, state };
   });
 }
 
 async function showRuntime(statsSocket: string, title: string): Promise<void> {
-  const rows = await runtimeServers(statsSocket);
+  const rows = await runtimeRows(statsSocket);
   say(`HAProxy runtime after "${title}": ${rows.length} server(s)`);
   for (const r of rows) console.log(`          ${r.name.padEnd(28)} ${r.addr.padEnd(20)} ${r.state}`);
 }
@@ -49,7 +47,7 @@ async function showRuntime(statsSocket: string, title: string): Promise<void> {
 async function waitFor(statsSocket: string, what: string, ok: (rows: ServerRow[]) => boolean, timeoutMs = 10_000): Promise<void> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
-    if (ok(await runtimeServers(statsSocket).catch(() => []))) {
+    if (ok(await runtimeRows(statsSocket).catch(() => []))) {
       say(`HAProxy followed: ${what} (${Date.now() - t0} ms)`);
       return;
     }
@@ -201,9 +199,7 @@ async function main(): Promise<void> {
     await showRuntime(statsSocket, 'final');
     const last = await sampleClients(listenPort, 10);
     say(`10 new client connections went to: ${[...last].map(([k, v]) => `${k.replace('fake-galera ', '')} ×${v}`).join(', ')}`);
-    const proc = await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 });
-    const reloads = parseShowProc(proc)?.reloads ?? '?';
-    say(`HAProxy worker reloads during the demo: ${reloads}`);
+    say(`HAProxy worker reloads during the demo: ${(await showProc(haproxy.masterSocket)).reloads}`);
     say('demo finished');
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -24,8 +24,9 @@ import { freePort, tempDir, type TempDir } from '../test/helpers/ports.js';
 import { runCli, startCliDaemon } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
-import { parseShowProc } from '../src/apply/master-cli-reloader.js';
-import { runLoad, type LoadStats } from './lib/load-generator.js';
+import { showProc } from '../test/helpers/runtime.js';
+import { inRotation } from '../src/plan/admin-state.js';
+import { percentile, runLoad, type LoadStats } from './lib/load-generator.js';
 import { decodeCluster } from '../src/model/decode-cluster.js';
 import { createRenderer } from '../src/render/render-config.js';
 
@@ -56,10 +57,6 @@ interface ModeResult {
   failures: string[];
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
-}
-
 /** HAProxy processes whose command line names this run's config, and their total RSS. */
 function haproxyProcesses(configPath: string): { count: number; rssMb: number } {
   let out = '';
@@ -83,9 +80,11 @@ function haproxyProcesses(configPath: string): { count: number; rssMb: number } 
   return { count, rssMb: rssKb / 1024 };
 }
 
-async function runtimeState(statsSocket: string): Promise<Map<string, { maint: boolean; drain: boolean }>> {
+// Polled every millisecond while a change is timed, so only `show servers state` (one request; the
+// shared runtimeServers helper also reads `show stat`).
+async function runtimeState(statsSocket: string): Promise<Map<string, { serving: boolean }>> {
   const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
-  return new Map(servers.map((s) => [s.address, { maint: (s.adminState & 0x67) !== 0, drain: (s.adminState & 0x18) !== 0 }]));
+  return new Map(servers.map((s) => [s.address, { serving: inRotation(s) }]));
 }
 
 /** Waits until HAProxy's runtime shows `ip` serving (present) or out of rotation (gone, drain or maint). */
@@ -95,7 +94,7 @@ async function untilLive(statsSocket: string, ip: string, present: boolean, time
     const state = await runtimeState(statsSocket).catch(() => null);
     if (state) {
       const s = state.get(ip);
-      const serving = s !== undefined && !s.maint && !s.drain;
+      const serving = s?.serving === true;
       if (serving === present) return performance.now() - t0;
     }
     await sleep(1);
@@ -200,7 +199,7 @@ async function galeraHaproxyTarget(etcdEndpoint: string, prefix: string, runtime
     listenPort,
     statsSocket,
     configPath,
-    reloads: async () => parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads ?? 0,
+    reloads: async () => (await showProc(haproxy.masterSocket)).reloads,
     stop: async () => {
       await watcher.stop();
       await haproxy.stop();

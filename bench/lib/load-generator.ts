@@ -57,7 +57,8 @@ function attempt(host: string, port: number, timeoutMs: number, prefix: string):
   });
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The p-th percentile of an ascending list (0 when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRenderer, defaultTemplatePath } from '../render/render-config.js';
 import { defaultVars, parseSetFlags } from '../render/template-vars.js';
-import { createEtcdSource } from '../source/etcd-source.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
 import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
@@ -35,8 +34,11 @@ export interface Pipeline {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly template: TemplateSetup;
-  /** Created on first use, so a `render --nodes` never opens an etcd connection. */
-  source(): ClusterSource;
+  /**
+   * Created on first use, so a `render --nodes` never opens an etcd connection nor loads the etcd
+   * client (gRPC and protobuf: ~28 MB and a few hundred ms at start-up).
+   */
+  source(): Promise<ClusterSource>;
   readonly live: LiveConfig;
   readonly applier: Applier | null;
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
@@ -52,7 +54,7 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
   const metrics = createMetrics();
   const template = setUpTemplate(options);
   const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
-  let source: ClusterSource | null = null;
+  let source: Promise<ClusterSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
   if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
     throw new ConfigError('changing HAProxy needs --master-socket (HAProxy started with -W -S <socket>) or --reload-cmd');
@@ -75,7 +77,7 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
     logger,
     metrics,
     template,
-    source: () => (source ??= createEtcdSource(etcd, logger)),
+    source: () => (source ??= import('../source/etcd-source.js').then(({ createEtcdSource }) => createEtcdSource(etcd, logger))),
     live,
     applier,
     syncDeps(renderer = template.renderer): SyncDeps {

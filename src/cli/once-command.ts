@@ -14,12 +14,12 @@ export function createOnceCommand(io: CliIO): Command {
   return cmd.action(async (flags: CommandFlags) => {
     const pipeline = composePipeline(flags, io, { apply: true });
     try {
-      const view = await pipeline.source().readOnce();
+      const view = await (await pipeline.source()).readOnce();
       const result = await syncToView(view, null, pipeline.syncDeps());
       if (result.outcome === 'failed') throw new CommandFailed(result.reason ?? 'sync failed', ExitCode.failed);
       if (result.outcome === 'guarded') throw new CommandFailed(result.reason ?? 'guard held', ExitCode.rejected);
     } finally {
-      await pipeline.source().close();
+      await (await pipeline.source()).close();
     }
   });
 }

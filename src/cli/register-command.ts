@@ -6,7 +6,6 @@ import { runRegistration } from '../galera/register.js';
 import type { RegistrationLayout } from '../galera/registration-keys.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
-import { createEtcdClient } from '../source/etcd-writer.js';
 import type { CliIO } from './io.js';
 import { addEtcdFlags } from './pipeline-flags.js';
 
@@ -64,6 +63,8 @@ export function createRegisterCommand(io: CliIO): Command {
         logger.info({ signal }, 'stopping: revoking the lease');
         controller.abort();
       });
+      // The etcd client (gRPC, protobuf) is loaded by the commands that use it, not by every command.
+      const { createEtcdClient } = await import('../source/etcd-writer.js');
       const client = createEtcdClient(etcd);
       try {
         await runRegistration(

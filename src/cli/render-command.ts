@@ -54,9 +54,9 @@ export function createRenderCommand(io: CliIO): Command {
       revision = 'file';
     } else {
       try {
-        ({ kvs, revision } = await pipeline.source().readOnce());
+        ({ kvs, revision } = await (await pipeline.source()).readOnce());
       } finally {
-        await pipeline.source().close();
+        await (await pipeline.source()).close();
       }
     }
     const state = decodeCluster(options.prefix, kvs);

@@ -32,7 +32,7 @@ export function createWatchCommand(io: CliIO): Command {
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
     let renderer: ConfigRenderer = pipeline.template.renderer;
     const swappable: ConfigRenderer = { render: (state: ClusterState, meta) => renderer.render(state, meta) };
-    const loop = new WatchLoop(pipeline.source(), pipeline.syncDeps(swappable), {
+    const loop = new WatchLoop(await pipeline.source(), pipeline.syncDeps(swappable), {
       wait: pipeline.options.wait,
       repairMs: parseDurationFlag(flags.repairInterval ?? '5s', '--repair-interval'),
       retryMinMs: 500,
@@ -59,7 +59,7 @@ export function createWatchCommand(io: CliIO): Command {
       lastPass = result;
       lastPassAt = Date.now();
     });
-    const source = pipeline.source();
+    const source = await pipeline.source();
     const report = (): StatusReport => ({
       etcd: source.health(),
       lastPass: lastPass === null ? null : { at: lastPassAt, outcome: lastPass.outcome, revision: lastPass.revision, ...(lastPass.reason ? { reason: lastPass.reason } : {}) },

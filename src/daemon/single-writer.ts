@@ -2,8 +2,7 @@ import type { Applier } from '../apply/types.js';
 import { chooseWriter, orderWriterFirst } from '../model/choose-writer.js';
 import type { ClusterState } from '../model/types.js';
 import { parseServers } from '../plan/parse-servers.js';
-
-const MAINT_BITS = 0x67;
+import { inMaintenance } from '../plan/admin-state.js';
 
 /**
  * Single-writer mode. The writer is the first server the current file lists, and stays the writer
@@ -22,7 +21,7 @@ export async function placeWriter(
   const registered = new Set(state.nodes.map((n) => n.name));
   if (previous !== null && applier?.runtime) {
     const runtime = (await applier.runtime())?.filter((s) => s.backend === previous.backend) ?? null;
-    const up = (runtime ?? []).filter((s) => s.operState === 2 && (s.adminState & MAINT_BITS) === 0 && registered.has(s.name));
+    const up = (runtime ?? []).filter((s) => s.operState === 2 && !inMaintenance(s) && registered.has(s.name));
     const writerUp = up.some((s) => s.name === previous.name);
     if (runtime !== null && (!writerUp || !registered.has(previous.name)) && up.length > 0) keep = up[0]?.name ?? keep;
   }

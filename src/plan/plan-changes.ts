@@ -1,5 +1,6 @@
 import { parseConfig, structureOf, type ParsedServer } from './parse-servers.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from './types.js';
+import { forcedOutOfRotation } from './admin-state.js';
 
 export interface PlanInput {
   /** The config HAProxy was last confirmed to run, or null when unknown (first start). */
@@ -10,9 +11,6 @@ export interface PlanInput {
   readonly runtime: readonly RuntimeServer[] | null;
 }
 
-/** admin-state bits that take a server out of rotation by configuration, CLI or drain. */
-const ADMIN_MAINT = 0x01;
-const ADMIN_DRAIN = 0x08;
 
 const keyOf = (s: ServerSpec): string => `${s.backend}/${s.name}`;
 
@@ -82,7 +80,7 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
     if (current.weight !== server.weight) {
       updates.push({ op: 'set-weight', server: spec, from: current.weight });
     }
-    if ((current.adminState & (ADMIN_MAINT | ADMIN_DRAIN)) !== 0) {
+    if (forcedOutOfRotation(current)) {
       updates.push({ op: 'repair', server: spec, reason: `admin state ${current.adminState} (maintenance or drain) but wanted in service` });
     }
   }

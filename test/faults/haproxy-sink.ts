@@ -4,14 +4,11 @@ import { commands, parseServersState } from '../../src/apply/runtime-commands.js
 import { decodeCluster, formatEndpoint } from '../../src/model/decode-cluster.js';
 import { parseServers } from '../../src/plan/parse-servers.js';
 import type { RuntimeServer } from '../../src/plan/types.js';
+import { inRotation } from '../../src/plan/admin-state.js';
 import type { RoundSink } from './etcd-rounds.js';
 
-/**
- * Admin-state bits that take a server out of rotation: FDRAIN|IDRAIN (0x18) and the maintenance bits
- * FMAINT|IMAINT|CMAINT|RMAINT|HMAINT (0x67). A server the daemon removed stays in the runtime in drain
- * until its sessions end, so it is not "one of HAProxy's servers" any more.
- */
-const NOT_SERVING = 0x18 | 0x67;
+// A server the daemon removed stays in the runtime in drain until its sessions end, so it is not
+// "one of HAProxy's servers" any more: only servers in rotation count.
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -19,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const describe = (s: { name: string; address: string; port: number }): string => `${s.name} ${formatEndpoint(s.address, s.port)}`;
 
 export function servingServers(servers: readonly RuntimeServer[]): string[] {
-  return servers.filter((s) => (s.adminState & NOT_SERVING) === 0).map(describe).sort();
+  return servers.filter(inRotation).map(describe).sort();
 }
 
 /** HAProxy's servers that take traffic, as its Runtime API reports them now. */

@@ -4,11 +4,11 @@ import { parseShowProc, type ProcList } from '../../src/apply/master-cli-reloade
 import { commands, parseServersState, parseShowStat } from '../../src/apply/runtime-commands.js';
 import type { RuntimeServer } from '../../src/plan/types.js';
 
-/** The servers HAProxy runs now, as the Runtime API reports them. */
-export async function runtimeServers(statsSocket: string): Promise<RuntimeServer[]> {
+/** The servers HAProxy runs now (of one backend, when named), as the Runtime API reports them. */
+export async function runtimeServers(statsSocket: string, backend?: string): Promise<RuntimeServer[]> {
   const [state, stat] = await Promise.all([
-    sendSocketCommand(statsSocket, commands.showServersState().text),
-    sendSocketCommand(statsSocket, commands.showStatServers().text),
+    sendSocketCommand(statsSocket, commands.showServersState(backend).text, { timeoutMs: 2000 }),
+    sendSocketCommand(statsSocket, commands.showStatServers().text, { timeoutMs: 2000 }),
   ]);
   return parseServersState(state, parseShowStat(stat));
 }
@@ -20,7 +20,7 @@ export async function sessionsPerServer(statsSocket: string): Promise<Map<string
 }
 
 export async function showProc(masterSocket: string): Promise<ProcList> {
-  const reply = await sendSocketCommand(masterSocket, 'show proc');
+  const reply = await sendSocketCommand(masterSocket, 'show proc', { timeoutMs: 2000 });
   const parsed = parseShowProc(reply);
   if (parsed === null) throw new Error(`unexpected "show proc" reply: ${reply}`);
   return parsed;

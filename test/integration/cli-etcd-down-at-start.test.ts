@@ -5,8 +5,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
-import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
-import { parseServersState } from '../../src/apply/runtime-commands.js';
+import { runtimeServers } from '../helpers/runtime.js';
 
 // The daemon starts while etcd is down: it must serve the config on disk, keep retrying without
 // spinning, never exit, and converge once etcd answers.
@@ -19,10 +18,7 @@ let watcher: CliDaemon | null = null;
 let statsSocket: string;
 let configPath: string;
 
-const addresses = async (): Promise<string[]> =>
-  parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }))
-    .map((s) => s.address)
-    .sort();
+const addresses = async (): Promise<string[]> => (await runtimeServers(statsSocket, 'galera')).map((s) => s.address).sort();
 
 beforeAll(async () => {
   dir = await tempDir('galera-haproxy-etcd-down-');

@@ -6,9 +6,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
-import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
-import { parseServersState } from '../../src/apply/runtime-commands.js';
-import { parseShowProc } from '../../src/apply/master-cli-reloader.js';
+import { runtimeServers, showProc } from '../helpers/runtime.js';
 
 // `--reload-cmd` instead of the master CLI: an argv run without a shell, whose result is still
 // confirmed through the stats socket (a new worker answering with the expected servers).
@@ -26,8 +24,7 @@ let templatePath: string;
 // The master re-executes itself on a reload and refuses connections for a moment: ask until it answers.
 const reloads = (): Promise<number> =>
   eventually('the master CLI to answer', async () => {
-    const proc = parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }));
-    return proc?.reloads;
+    return (await showProc(haproxy.masterSocket)).reloads;
   });
 
 beforeAll(async () => {
@@ -70,7 +67,7 @@ describe('watch --reload-cmd', () => {
     expect(done.msg).toBe('sync reload');
     expect(await reloads()).toBe(before + 1);
     expect(await readFile(configPath, 'utf8')).toContain('balance roundrobin');
-    const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera'));
+    const servers = await runtimeServers(statsSocket, 'galera');
     expect(servers.map((s) => s.address)).toEqual(['127.0.0.51']);
   });
 
@@ -78,7 +75,7 @@ describe('watch --reload-cmd', () => {
     const before = await reloads();
     await client.put(`${PREFIX}/b`).value('127.0.0.52');
     await eventually('b in the runtime', async () => {
-      const servers = parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera'));
+      const servers = await runtimeServers(statsSocket, 'galera');
       return servers.some((s) => s.address === '127.0.0.52') ? true : undefined;
     });
     expect(await reloads()).toBe(before);

@@ -8,8 +8,7 @@ import { startFakeGaleraNode, type FakeGaleraNode } from '../helpers/fake-galera
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
 import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
-import { parseServersState } from '../../src/apply/runtime-commands.js';
-import { parseShowProc } from '../../src/apply/master-cli-reloader.js';
+import { runtimeServers, showProc } from '../helpers/runtime.js';
 import type { RuntimeServer } from '../../src/plan/types.js';
 
 // The real CLI (`watch`, `once`, `render`) against a real etcd and a real HAProxy 2.6 in master-worker
@@ -29,17 +28,13 @@ let templatePath: string;
 let common: string[];
 let statusUrl: string;
 
-async function runtime(): Promise<RuntimeServer[]> {
-  return parseServersState(await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 }));
-}
+const runtime = (): Promise<RuntimeServer[]> => runtimeServers(statsSocket, 'galera');
 
 async function runtimeAddresses(): Promise<string[]> {
   return (await runtime()).map((s) => `${s.address}:${s.port}`).sort();
 }
 
-async function reloadCount(): Promise<number | undefined> {
-  return parseShowProc(await sendSocketCommand(haproxy.masterSocket, 'show proc', { timeoutMs: 2000 }))?.reloads;
-}
+const reloadCount = async (): Promise<number> => (await showProc(haproxy.masterSocket)).reloads;
 
 // The file follows a runtime change within tens of ms (its `haproxy -c` runs behind the runtime ops).
 const untilFile = (what: string, ok: (text: string) => boolean) =>
