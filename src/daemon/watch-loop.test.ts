@@ -112,12 +112,26 @@ describe('WatchLoop', () => {
 
   it('a change during a pass is applied by the next pass, never lost', async () => {
     const { source, applier, loop } = setUp();
+    // The first apply is still running when the second change arrives and its quiet time ends.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const apply = applier.apply.bind(applier);
+    let calls = 0;
+    applier.apply = async (input) => {
+      calls += 1;
+      if (calls === 1) await held;
+      return apply(input);
+    };
     await loop.start();
     source.emit(1, ['10.0.0.1']);
     await vi.advanceTimersByTimeAsync(25);
+    expect(calls).toBe(1);
     source.emit(2, ['10.0.0.1', '10.0.0.2']);
     await vi.advanceTimersByTimeAsync(100);
-    expect(applier.applied.at(-1)).toBe('10.0.0.1,10.0.0.2');
+    expect(applier.applied).toEqual([]);
+    release();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(applier.applied).toEqual(['10.0.0.1', '10.0.0.1,10.0.0.2']);
     await loop.stop();
   });
 
