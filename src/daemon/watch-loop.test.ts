@@ -65,7 +65,7 @@ function scriptedApplier(outcomes: ApplyResult['outcome'][]): Applier & { applie
   };
 }
 
-function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps> = {}) {
+function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps> = {}, repairMs = 0) {
   const source = new FakeSource();
   const live = memoryLive();
   const applier = scriptedApplier(outcomes);
@@ -79,7 +79,7 @@ function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps>
     metrics: createMetrics(),
     ...extra,
   };
-  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs: 0, retryMinMs: 500, retryMaxMs: 4000 });
+  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs, retryMinMs: 500, retryMaxMs: 4000 });
   return { source, live, applier, loop };
 }
 
@@ -132,6 +132,28 @@ describe('WatchLoop', () => {
     release();
     await vi.advanceTimersByTimeAsync(100);
     expect(applier.applied).toEqual(['10.0.0.1', '10.0.0.1,10.0.0.2']);
+    await loop.stop();
+  });
+
+  it('drift repair reconciles against the file, never against a text the file lane rejected', async () => {
+    const listing = { render: (st: { nodes: readonly { name: string; address: string }[] }) => `listen galera\n${st.nodes.map((n) => `    server ${n.name} ${n.address}:3306`).join('\n')}\n` };
+    const { source, applier, live, loop } = setUp([], { renderer: listing }, 1000);
+    // Same structure as the file: the change takes the runtime-first way, then the lane's check refuses it.
+    live.check = async (text: string) => ({ ok: !text.includes('10.0.0.2'), stagedPath: text, diagnostics: [], summary: 'refused' });
+    const onDisk = listing.render({ nodes: [{ name: 'n0', address: '10.0.0.1' }] });
+    live.file = onDisk;
+    const reconciled: string[] = [];
+    applier.reconcile = async (config) => {
+      reconciled.push(config);
+      return { outcome: 'noop', plan: { runtimeOps: [], reloadReasons: [] }, fellBackToReload: false, durationMs: 0 };
+    };
+    await loop.start();
+    source.emit(2, ['10.0.0.1', '10.0.0.2']);
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(applier.applied.some((t) => t.includes('10.0.0.2'))).toBe(true);
+    expect(live.file).toBe(onDisk);
+    expect(reconciled.length).toBeGreaterThanOrEqual(3);
+    expect(reconciled.filter((t) => t !== onDisk)).toEqual([]);
     await loop.stop();
   });
 

@@ -26,7 +26,8 @@ export class WatchLoop {
   private readonly lane: FileLane;
   private latest: SourceView | null = null;
   private previousState: ClusterState | null = null;
-  private applied: { config: string; revision: string } | null = null;
+  /** Revision of the last pass that brought HAProxy somewhere; drift repair starts after the first. */
+  private appliedRevision: string | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private retryDelay: number;
@@ -118,7 +119,7 @@ export class WatchLoop {
       return;
     }
     this.previousState = result.state;
-    if (result.config !== null && result.outcome !== 'failed') this.applied = { config: result.config, revision: result.revision };
+    if (result.config !== null && result.outcome !== 'failed') this.appliedRevision = result.revision;
     for (const listener of this.passListeners) listener(result);
     if (result.retry) this.scheduleRetry();
     else this.retryDelay = this.options.retryMinMs;
@@ -145,9 +146,9 @@ export class WatchLoop {
   }
 
   private async repairDrift(): Promise<void> {
-    if (this.deps.applier === null || this.applied === null || this.running) return;
+    if (this.deps.applier === null || this.appliedRevision === null || this.running) return;
     // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
-    await this.occupy(this.repair(this.deps.applier, this.applied));
+    await this.occupy(this.repair(this.deps.applier, this.appliedRevision));
   }
 
   /**
@@ -164,8 +165,17 @@ export class WatchLoop {
     }, WRITER_CHECK_MS);
   }
 
-  private async repair(applier: NonNullable<SyncDeps['applier']>, applied: { config: string; revision: string }): Promise<void> {
-    const { config, revision } = applied;
+  private async repair(applier: NonNullable<SyncDeps['applier']>, revision: string): Promise<void> {
+    // The text the file holds, or the one the lane is writing (the runtime already has it). Never the
+    // last pass's text: the lane may have refused it, and repair would put its servers back.
+    let config: string | null;
+    try {
+      config = this.lane.latest() ?? (await this.deps.live.read());
+    } catch (err) {
+      this.deps.logger.error({ revision, config: this.deps.live.path, err: describeError(err) }, 'drift repair cannot read the file');
+      return;
+    }
+    if (config === null) return;
     const result = await applier.reconcile(config, revision);
     if (result.outcome === 'failed') {
       this.deps.logger.error({ revision, err: result.error ? describeError(result.error) : undefined }, 'drift repair failed');
