@@ -10,6 +10,7 @@ import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/c
 import { sendSocketCommand } from '../../src/apply/haproxy-socket.js';
 import { runtimeServers, showProc } from '../helpers/runtime.js';
 import type { RuntimeServer } from '../../src/plan/types.js';
+import { inRotation } from '../../src/plan/admin-state.js';
 
 // The real CLI (`watch`, `once`, `render`) against a real etcd and a real HAProxy 2.6 in master-worker
 // mode, with simulated Galera nodes on loopback aliases 127.0.0.41–44.
@@ -116,10 +117,17 @@ describe('galera-haproxy watch', () => {
     await client.delete().key(`${PREFIX}/evil`);
   });
 
-  it('removes a deleted node from HAProxy and from the file', async () => {
+  it('removes a deleted node from HAProxy and from the file, without a reload', async () => {
+    const before = await reloadCount();
     await client.delete().key(`${PREFIX}/d`);
-    await untilServers(IPS.slice(0, 3).map((ip) => `${ip}:3306`));
-    await untilFile('no longer lists d', (t) => !t.includes(`${IPS[3]}:3306`));
+    const decided = await watcher!.waitForLog((e) => e.msg === 'node removed' && e.node === 'd');
+    expect(decided.address).toBe(IPS[3]);
+    const servers = await untilServers(IPS.slice(0, 3).map((ip) => `${ip}:3306`));
+    expect(servers).not.toContain(`${IPS[3]}:3306`);
+    const onDisk = await untilFile('no longer lists d', (t) => !t.includes(`${IPS[3]}:3306`));
+    expect(onDisk).not.toMatch(/server d /);
+    expect(onDisk).toMatch(/server c 127\.0\.0\.43:3306/);
+    expect(await reloadCount()).toBe(before);
   });
 
   it('keeps the last config when the whole prefix vanishes (guard)', async () => {
@@ -151,9 +159,21 @@ describe('galera-haproxy watch', () => {
     await untilServers([`${IPS[0]}:3306`, `${IPS[1]}:3306`]);
   });
 
-  it('repairs a server disabled by hand', async () => {
-    await sendSocketCommand(statsSocket, `disable server galera/${(await runtime())[0]!.name}`);
-    await eventually('drift repaired', async () => ((await runtime()).every((s) => (s.adminState & 0x01) === 0) ? true : undefined), 10_000);
+  it('repairs a server disabled by hand through the runtime, without a reload', async () => {
+    const name = (await runtime())[0]!.name;
+    const before = await reloadCount();
+    const seen = watcher!.logs.length;
+    await sendSocketCommand(statsSocket, `disable server galera/${name}`);
+    const repaired = await watcher!.waitForLog((e) => watcher!.logs.indexOf(e) >= seen && e.msg === 'runtime op applied' && e.op === 'repair' && e.server === `galera/${name}`);
+    expect(typeof repaired.revision).toBe('string');
+    const drift = await watcher!.waitForLog((e) => watcher!.logs.indexOf(e) >= seen && e.msg.startsWith('HAProxy had drifted'));
+    expect(drift.ops).toBeGreaterThanOrEqual(1);
+    const after = await eventually('the server back in service', async () => {
+      const servers = await runtime();
+      return servers.every(inRotation) ? servers : undefined;
+    });
+    expect(after.map((s) => s.name)).toContain(name);
+    expect(await reloadCount()).toBe(before);
   });
 
   it('serves /healthz, /status and Prometheus /metrics', async () => {
