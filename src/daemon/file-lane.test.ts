@@ -21,6 +21,9 @@ function slowLive(reject: (text: string) => boolean = () => false) {
     async restore(text) {
       file = text;
     },
+    markUnconfirmed: async () => undefined,
+    unconfirmed: async () => null,
+    confirm: async () => undefined,
   };
   return { live, checked, file: () => file };
 }

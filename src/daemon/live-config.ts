@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { checkConfig, commitStaged, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
 import type { Diagnostic } from '../check/haproxy-check.js';
@@ -22,6 +23,16 @@ export interface LiveConfig {
   commit(staged: StagedCheck): Promise<void>;
   /** Puts back the config HAProxy still runs after an apply failed, so file and HAProxy agree. */
   restore(text: string): Promise<void>;
+  /**
+   * Notes, before a commit, that HAProxy still runs `running` (null: unknown) and not the file about to
+   * replace it. The note outlives the process, so a daemon killed between the rename and the confirmed
+   * apply finds on restart that the file on disk is not what HAProxy runs.
+   */
+  markUnconfirmed(running: string | null): Promise<void>;
+  /** The note left by `markUnconfirmed`, or null when HAProxy was confirmed to run the file. */
+  unconfirmed(): Promise<{ readonly running: string | null } | null>;
+  /** HAProxy runs the file (or the file was put back): drops the note. */
+  confirm(): Promise<void>;
 }
 
 /** HAProxy's own levels mapped to ours: its notices (version, path) are not news to an operator. */
@@ -40,17 +51,37 @@ export function stripRevisionComments(config: string): string {
   return config.replace(REVISION_COMMENT, '');
 }
 
+/** Beside the config, hidden, and not ending in `.cfg`, so `haproxy -f <dir>` never loads it. */
+export function unconfirmedPath(configPath: string): string {
+  return join(dirname(configPath), `.${basename(configPath)}.unconfirmed`);
+}
+
+async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function parseNote(text: string): { running: string | null } {
+  try {
+    const note = JSON.parse(text) as { running?: unknown };
+    return { running: typeof note.running === 'string' ? note.running : null };
+  } catch {
+    // A torn or foreign note still says "not confirmed"; what HAProxy runs is then unknown.
+    return { running: null };
+  }
+}
+
 export function createLiveConfig(options: { path: string; haproxyBin: string; checkTimeoutMs: number }): LiveConfig {
+  const notePath = unconfirmedPath(options.path);
+  // Only this process writes the note: read it from disk once, then follow it in memory.
+  let note: { running: string | null } | null | undefined;
   return {
     path: options.path,
-    async read() {
-      try {
-        return await readFile(options.path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
-    },
+    read: () => readIfExists(options.path),
     equivalent(a, b) {
       return a === b || stripRevisionComments(a) === stripRevisionComments(b);
     },
@@ -69,6 +100,28 @@ export function createLiveConfig(options: { path: string; haproxyBin: string; ch
     },
     async restore(text) {
       await writeFileAtomic(options.path, text);
+    },
+    async markUnconfirmed(running) {
+      note = undefined;
+      // It holds a whole config: readable by the daemon only.
+      await writeFileAtomic(notePath, JSON.stringify({ running }), { mode: 0o600 });
+      note = { running };
+    },
+    async unconfirmed() {
+      if (note === undefined) {
+        const text = await readIfExists(notePath);
+        note = text === null ? null : parseNote(text);
+      }
+      return note;
+    },
+    async confirm() {
+      if (note === null) return;
+      try {
+        await unlink(notePath);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      note = null;
     },
   };
 }

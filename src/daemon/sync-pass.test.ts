@@ -43,6 +43,16 @@ class FakeLive implements LiveConfig {
     this.file = text;
     this.writes.push(text);
   }
+  note: { running: string | null } | null = null;
+  async markUnconfirmed(running: string | null) {
+    this.note = { running };
+  }
+  async unconfirmed() {
+    return this.note;
+  }
+  async confirm() {
+    this.note = null;
+  }
 }
 
 function applier(outcome: ApplyResult['outcome']): Applier & { calls: { previous: string | null; next: string }[] } {
@@ -136,6 +146,45 @@ describe('syncToView', () => {
     expect(r.outcome).toBe('failed');
     expect(r.retry).toBe(true);
     expect(live.file).toBe(old);
+  });
+
+  it('notes a commit as unconfirmed until HAProxy takes it, and clears the note after a failed apply that put the old file back', async () => {
+    const old = '# revision 1\nserver a 10.0.0.1:3306\n';
+    const live = new FakeLive(old);
+    const notes: ({ running: string | null } | null)[] = [];
+    const confirming: Applier = {
+      async apply() {
+        notes.push(live.note);
+        return { outcome: 'reload', plan: { runtimeOps: [], reloadReasons: ['x'] }, fellBackToReload: false, durationMs: 1 };
+      },
+      reconcile: async () => ({ outcome: 'noop', plan: { runtimeOps: [], reloadReasons: [] }, fellBackToReload: false, durationMs: 1 }),
+    };
+    await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, deps(live, confirming));
+    expect(notes).toEqual([{ running: old }]);
+    expect(live.note).toBeNull();
+    const failing = new FakeLive(old);
+    await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, deps(failing, applier('failed')));
+    expect(failing.file).toBe(old);
+    expect(failing.note).toBeNull();
+  });
+
+  it('applies a write left unconfirmed from the config HAProxy ran before it, even when the render equals the file', async () => {
+    const running = '# revision 1\nserver a 10.0.0.1:3306\n';
+    const onDisk = '# revision 2\nserver a 10.0.0.1:3306\nserver b 10.0.0.2:3306\n';
+    const live = new FakeLive(onDisk);
+    live.note = { running };
+    const app = applier('reload');
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }, '2'), null, deps(live, app));
+    expect(app.calls).toEqual([{ previous: running, next: onDisk }]);
+    expect(live.note).toBeNull();
+    expect(r.outcome).toBe('noop');
+    const failed = new FakeLive(onDisk);
+    failed.note = { running: null };
+    const refused = applier('failed');
+    const f = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }, '2'), null, deps(failed, refused));
+    expect(refused.calls).toEqual([{ previous: null, next: onDisk }]);
+    expect(f).toMatchObject({ outcome: 'failed', retry: true });
+    expect(failed.note).toEqual({ running: null });
   });
 
   it('never renders a rejected value and keeps the valid nodes', async () => {

@@ -10,6 +10,7 @@ import { logDecisions } from './decision-log.js';
 import { placeWriter } from './single-writer.js';
 import { logDiagnostic, type LiveConfig } from './live-config.js';
 import type { FileLane } from './file-lane.js';
+import { confirmLastWrite } from './unconfirmed-write.js';
 
 /** Renders a decoded state; the daemon does not care which template or engine is behind it. */
 export interface ConfigRenderer {
@@ -75,6 +76,11 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return { ...result, revision: view.revision, state };
   };
 
+  if (deps.applier !== null && (deps.lane?.latest() ?? null) === null) {
+    const failure = await confirmLastWrite(deps.live, deps.applier, view.revision, log);
+    if (failure !== null) return finish({ outcome: 'failed', config: null, reason: failure, retry: true });
+  }
+
   if (state.nodes.length < deps.minServers) {
     return finish({
       outcome: 'guarded',
@@ -135,6 +141,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false });
   }
   try {
+    await deps.live.markUnconfirmed(current);
     await deps.live.commit(check);
   } catch (err) {
     return finish({ outcome: 'failed', config: null, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
@@ -148,11 +155,17 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     if (current !== null) {
       try {
         await deps.live.restore(current);
+        await deps.live.confirm();
       } catch (err) {
         log.error({ err: describeError(err) }, `could not restore ${deps.live.path} after a failed apply`);
       }
     }
     return finish({ outcome: 'failed', config: current, reason, retry: true });
+  }
+  try {
+    await deps.live.confirm();
+  } catch (err) {
+    log.warn({ err: describeError(err) }, `could not clear the unconfirmed-write note beside ${deps.live.path}; the next start applies the file once more`);
   }
   return finish({ outcome: applied.outcome, config: next, retry: false });
 }

@@ -46,6 +46,9 @@ function memoryLive(): LiveConfig & { file: string | null } {
     async restore(text: string) {
       live.file = text;
     },
+    markUnconfirmed: async () => undefined,
+    unconfirmed: async () => null,
+    confirm: async () => undefined,
   };
   return live;
 }
