@@ -6,7 +6,7 @@
  * disk must equal etcd's valid nodes. Prints a markdown table and one JSON line.
  *
  *   npm run build && npx tsx bench/soak-daemon.ts [--rounds 20] [--pause-ms 30000] [--repair-interval 5s]
- *     [--log-file FILE] [--log-level info|debug]   (every daemon process's output, written at the end)
+ *     [--log-file FILE]   (every daemon process's output, written at the end)
  */
 import { parseArgs } from 'node:util';
 import { formatDaemonTable, runDaemonRounds, startDaemonWorld, summarizeDaemon } from '../test/faults/daemon-harness.js';
@@ -17,7 +17,6 @@ const { values } = parseArgs({
     'pause-ms': { type: 'string', default: '30000' },
     'repair-interval': { type: 'string', default: '5s' },
     'log-file': { type: 'string' },
-    'log-level': { type: 'string', default: 'info' },
   },
 });
 const rounds = Number(values.rounds);
@@ -27,8 +26,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(pauseMs) || pau
   process.exit(2);
 }
 
-const logLevel = values['log-level'] === 'debug' ? 'debug' : 'info';
-const world = await startDaemonWorld({ prefix: '/soak/daemon', repairInterval: values['repair-interval'], logLevel, ...(values['log-file'] === undefined ? {} : { logFile: values['log-file'] }) });
+const world = await startDaemonWorld({ prefix: '/soak/daemon', repairInterval: values['repair-interval'], ...(values['log-file'] === undefined ? {} : { logFile: values['log-file'] }) });
 let exitCode = 1;
 try {
   const started = Date.now();

@@ -27,7 +27,7 @@ describe('watch daemon feeding HAProxy under faults (3-member etcd, churn, resta
     expect(summary.lost).toBe(0);
     expect(summary.duplicates).toBe(0);
     expect(summary.written).toBeGreaterThan(0);
-    expect(summary.seenAsEvents).toBeGreaterThan(0);
+    expect(summary.shownByPass).toBeGreaterThan(0);
     expect(world.monitor.zeroSamples).toBe(0);
     expect(world.monitor.samples).toBeGreaterThan(0);
     expect(report.unexpectedExits).toEqual([]);

@@ -5,6 +5,7 @@ import { runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../helper
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { ETCD_FAULTS, runRounds, startFaultWorld, type Fault, type FaultWorld, type RoundResult } from './etcd-rounds.js';
+import { accountDaemon, type DaemonPass } from './ledger.js';
 import { HaproxySink, ServingMonitor } from './haproxy-sink.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,8 +17,6 @@ export interface DaemonWorldOptions {
   readonly prefix?: string;
   /** `--repair-interval` of the daemon. @default '5s' (the daemon's own default) */
   readonly repairInterval?: string;
-  /** @default 'info' */
-  readonly logLevel?: 'info' | 'debug';
   /** Nodes written before the first render, so the guard (`--min-servers 1`) never holds the start. @default 12 */
   readonly seedNodes?: number;
   /** Where every daemon process's output is written on close, for reading a failure afterwards. */
@@ -47,6 +46,10 @@ export interface DaemonWorld {
   report(): DaemonReport;
   /** Every JSON log line of every daemon process so far, in order. */
   logs(): LogEntry[];
+  /** The same, one list per daemon process. */
+  logsByProcess(): LogEntry[][];
+  /** When (ms since the epoch) each HAProxy restart began: a restarted HAProxy has only the file's servers. */
+  readonly haproxyRestarts: readonly number[];
   close(): Promise<void>;
 }
 
@@ -144,8 +147,9 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
     dir = await tempDir('galera-haproxy-daemon-faults');
     for (let i = 0; i < (options.seedNodes ?? 12); i += 1) {
       const key = `${prefix}/n${i}`;
-      const res = await world.writer.put(key).value(loopbackNodeValue()).exec();
-      world.ledger.recordWrite('put', key, BigInt(res.header.revision));
+      const value = loopbackNodeValue();
+      const res = await world.writer.put(key).value(value).exec();
+      world.ledger.recordWrite('put', key, BigInt(res.header.revision), value);
     }
     const configPath = join(dir.path, 'haproxy.cfg');
     const statsSocket = join(dir.path, 'admin.sock');
@@ -171,7 +175,8 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
       ...templateVars,
       '--repair-interval', options.repairInterval ?? '5s',
       '--status-listen', statusAddress,
-      '--log-level', options.logLevel ?? 'info',
+      // The accounting replays every node decision; a mass change logs them one by one only at debug.
+      '--log-level', 'debug',
     ]);
     const live = processes;
     await live.start();
@@ -184,6 +189,7 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
       lastWrittenRevision: () => world.ledger.maxWritten,
       daemonRevision: () => statusRevision(statusAddress),
     });
+    const haproxyRestarts: number[] = [];
     const restartDaemon = (signal: 'SIGTERM' | 'SIGKILL'): Fault => ({
       name: signal === 'SIGTERM' ? 'restart daemon (SIGTERM)' : 'kill -9 daemon',
       async run(_world, pauseMs) {
@@ -223,6 +229,7 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
         name: 'restart HAProxy',
         async run(_world, pauseMs) {
           await m.whilePaused(async () => {
+            haproxyRestarts.push(Date.now());
             await haproxy?.stop();
             await sleep(Math.min(pauseMs, 1000));
             // The same directory: the same master socket path, and the config the daemon last wrote.
@@ -245,6 +252,8 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
       },
       report: () => live.report(),
       logs: () => live.all.flatMap((d) => d.logs),
+      logsByProcess: () => live.all.map((d) => d.logs),
+      haproxyRestarts,
       async close() {
         await m.stop();
         await live.stop('SIGKILL').catch(() => undefined);
@@ -266,16 +275,110 @@ export async function startDaemonWorld(options: DaemonWorldOptions = {}): Promis
   }
 }
 
-/** A round as the daemon saw it: the etcd round plus HAProxy's own figures. */
-export interface DaemonRound extends RoundResult {
+const COMPLETED = new Set(['runtime', 'reload', 'noop']);
+const endpointOf = (e: LogEntry): string => `${String(e.address)}:${String(e.port)}`;
+
+/**
+ * Replays each process's decision lines (`node added/removed/changed`, all carrying the pass's
+ * revision) into the nodes it held, and keeps that after each pass HAProxy took. A process starts from
+ * nothing: its first pass logs every node as added.
+ */
+export function daemonPasses(processes: readonly (readonly LogEntry[])[]): DaemonPass[] {
+  const passes: DaemonPass[] = [];
+  for (const logs of processes) {
+    const nodes = new Map<string, string>();
+    for (const e of logs) {
+      const node = typeof e.node === 'string' ? e.node : null;
+      if (e.msg === 'node added' && node !== null) nodes.set(node, endpointOf(e));
+      else if (e.msg === 'node removed' && node !== null) nodes.delete(node);
+      else if (e.msg === 'node changed' && node !== null) nodes.set(node, String(e.to).split(' ')[0] ?? '');
+      else if (e.msg.startsWith('sync ') && typeof e.outcome === 'string' && COMPLETED.has(e.outcome) && typeof e.revision === 'string') {
+        passes.push({ revision: BigInt(e.revision), nodes: new Map(nodes) });
+      }
+    }
+  }
+  return passes;
+}
+
+/**
+ * A server added to HAProxy's runtime a second time with nothing in between that could have taken it
+ * out: no runtime remove of it, no confirmed reload, no HAProxy restart. HAProxy refuses a second
+ * `add server` for a name it has, so such a line means the daemon applied an add it had already applied.
+ */
+export function countDuplicateAdds(processes: readonly (readonly LogEntry[])[], haproxyRestarts: readonly number[]): number {
+  const ops = processes
+    .flat()
+    .filter((e) => (e.msg === 'runtime op applied' && typeof e.server === 'string') || e.msg === 'reload confirmed')
+    .map((e) => ({ e, at: Date.parse(String(e.time)) }))
+    .sort((a, b) => a.at - b.at);
+  const added = new Set<string>();
+  const restarts = [...haproxyRestarts].sort((a, b) => a - b);
+  let duplicates = 0;
+  for (const { e, at } of ops) {
+    while (restarts.length > 0 && (restarts[0] as number) <= at) {
+      restarts.shift();
+      added.clear();
+    }
+    if (e.msg === 'reload confirmed') {
+      added.clear();
+      continue;
+    }
+    const server = String(e.server);
+    if (e.op === 'add') {
+      if (added.has(server)) duplicates += 1;
+      added.add(server);
+    } else if (e.op === 'remove' || e.op === 'set-backup') {
+      added.delete(server);
+    }
+  }
+  return duplicates;
+}
+
+/** A round as the daemon saw it: the etcd round, the writes booked against the daemon's passes, HAProxy's figures. */
+export interface DaemonRound extends Omit<RoundResult, 'seenAsEvents' | 'coveredBySnapshot' | 'lost' | 'duplicates'> {
+  /** Writes some daemon pass showed (its nodes equal to etcd's for that key at the pass's revision). */
+  readonly shownByPass: number;
+  /** Writes overwritten before the daemon's next pass. */
+  readonly foldedIntoLaterPass: number;
+  /** Writes the daemon passed over and never showed. */
+  readonly lost: number;
+  /** Runtime adds of a server HAProxy already had from the daemon (see countDuplicateAdds). */
+  readonly duplicates: number;
   /** How long the sink waited for HAProxy after the source's mirror had converged. */
   readonly haproxyWaitMs: number | null;
   /** Fewest servers HAProxy served at any sample during the round. */
   readonly minServing: number | null;
 }
 
-export function toDaemonRound(world: DaemonWorld, result: RoundResult): DaemonRound {
-  return { ...result, haproxyWaitMs: result.error === null ? world.sink.lastWaitMs : null, minServing: world.monitor.takeRoundMin() };
+/** Where the previous round's accounting stopped: the next one books from there. */
+export interface DaemonMark {
+  readonly writes: number;
+  readonly duplicates: number;
+}
+
+export function markDaemon(world: DaemonWorld): DaemonMark {
+  return { writes: world.world.ledger.allWrites().length, duplicates: countDuplicateAdds(world.logsByProcess(), world.haproxyRestarts) };
+}
+
+export function toDaemonRound(world: DaemonWorld, result: RoundResult, since: DaemonMark): DaemonRound {
+  const writes = world.world.ledger.allWrites();
+  const account = accountDaemon(world.world.prefix, writes, since.writes, daemonPasses(world.logsByProcess()));
+  const duplicates = countDuplicateAdds(world.logsByProcess(), world.haproxyRestarts) - since.duplicates;
+  const { seenAsEvents: _seen, coveredBySnapshot: _covered, lost: _lost, duplicates: _dup, ...round } = result;
+  const booked = account.lost === 0 && duplicates === 0;
+  const error = round.error ?? (booked ? null : `the daemon lost ${account.lost} write(s) and added ${duplicates} server(s) twice`);
+  return {
+    ...round,
+    passed: error === null,
+    error,
+    written: account.written,
+    shownByPass: account.shownByPass,
+    foldedIntoLaterPass: account.foldedIntoLaterPass,
+    lost: account.lost,
+    duplicates,
+    haproxyWaitMs: result.error === null ? world.sink.lastWaitMs : null,
+    minServing: world.monitor.takeRoundMin(),
+  };
 }
 
 const percentile = (sorted: readonly number[], p: number): number | null =>
@@ -288,8 +391,8 @@ export interface DaemonSummary {
   readonly healToConvergedMaxMs: number | null;
   readonly haproxyWaitMaxMs: number | null;
   readonly written: number;
-  readonly seenAsEvents: number;
-  readonly coveredBySnapshot: number;
+  readonly shownByPass: number;
+  readonly foldedIntoLaterPass: number;
   readonly lost: number;
   readonly duplicates: number;
   readonly minServing: number | null;
@@ -307,8 +410,8 @@ export function summarizeDaemon(rounds: readonly DaemonRound[]): DaemonSummary {
     healToConvergedMaxMs: heal.at(-1) ?? null,
     haproxyWaitMaxMs: waits.length === 0 ? null : Math.max(...waits),
     written: sum((r) => r.written),
-    seenAsEvents: sum((r) => r.seenAsEvents),
-    coveredBySnapshot: sum((r) => r.coveredBySnapshot),
+    shownByPass: sum((r) => r.shownByPass),
+    foldedIntoLaterPass: sum((r) => r.foldedIntoLaterPass),
     lost: sum((r) => r.lost),
     duplicates: sum((r) => r.duplicates),
     minServing: mins.length === 0 ? null : Math.min(...mins),
@@ -317,7 +420,7 @@ export function summarizeDaemon(rounds: readonly DaemonRound[]): DaemonSummary {
 
 /** A markdown table, one row per round, and a summary line under it. */
 export function formatDaemonTable(rounds: readonly DaemonRound[], summary: DaemonSummary, report: DaemonReport): string {
-  const head = ['round', 'fault', 'ok', 'heal→converged ms', 'HAProxy wait ms', 'min serving', 'written', 'events', 'by snapshot', 'lost', 'dup'];
+  const head = ['round', 'fault', 'ok', 'heal→converged ms', 'HAProxy wait ms', 'min serving', 'written', 'shown by a pass', 'folded', 'lost', 'dup'];
   const cell = (n: number | null): string => (n === null ? '-' : String(n));
   const rows = rounds.map((r) => [
     String(r.round),
@@ -327,8 +430,8 @@ export function formatDaemonTable(rounds: readonly DaemonRound[], summary: Daemo
     cell(r.haproxyWaitMs),
     cell(r.minServing),
     String(r.written),
-    String(r.seenAsEvents),
-    String(r.coveredBySnapshot),
+    String(r.shownByPass),
+    String(r.foldedIntoLaterPass),
     String(r.lost),
     String(r.duplicates),
   ]);
@@ -340,7 +443,7 @@ export function formatDaemonTable(rounds: readonly DaemonRound[], summary: Daemo
     ...rows.map(line),
     '',
     `rounds passed ${summary.passed}/${summary.rounds}; heal→converged p50 ${cell(summary.healToConvergedP50Ms)} ms, max ${cell(summary.healToConvergedMaxMs)} ms; ` +
-      `writes ${summary.written}, seen as events ${summary.seenAsEvents}, covered by snapshot ${summary.coveredBySnapshot}, lost ${summary.lost}, duplicates ${summary.duplicates}; ` +
+      `writes ${summary.written}, shown by a daemon pass ${summary.shownByPass}, folded into a later pass ${summary.foldedIntoLaterPass}, lost by the daemon ${summary.lost}, added twice ${summary.duplicates}; ` +
       `fewest servers HAProxy served ${cell(summary.minServing)}`,
     `daemon: ${report.starts} starts, ${report.unexpectedExits.length} unexpected exits, ${report.fatalLines.length} fatal lines, passes {${passes}}, ` +
       `drift repairs ${report.driftRepairs}, passes that threw ${report.threw}`,
@@ -354,6 +457,7 @@ export async function runDaemonRounds(
   options: { pauseMs: number; convergeTimeoutMs: number; onRound?: (r: DaemonRound) => void },
 ): Promise<DaemonRound[]> {
   const out: DaemonRound[] = [];
+  let mark = markDaemon(world);
   await runRounds(world.world, rounds, {
     pauseMs: options.pauseMs,
     convergeTimeoutMs: options.convergeTimeoutMs,
@@ -361,7 +465,8 @@ export async function runDaemonRounds(
     faults: world.faults,
     churnValue: loopbackNodeValue,
     onRound: (r) => {
-      const round = toDaemonRound(world, r);
+      const round = toDaemonRound(world, r, mark);
+      mark = markDaemon(world);
       out.push(round);
       options.onRound?.(round);
     },

@@ -179,7 +179,7 @@ export class Churn {
         if (Math.random() < 0.7) {
           const value = this.valueFor();
           const res = await this.world.writer.put(key).value(value).exec();
-          this.world.ledger.recordWrite('put', key, BigInt(res.header.revision));
+          this.world.ledger.recordWrite('put', key, BigInt(res.header.revision), value);
         } else {
           const res = await this.world.writer.delete().key(key).exec();
           // A delete of a missing key changes nothing and produces no event.
