@@ -100,14 +100,16 @@ afterAll(async () => {
 describe('nodes registered by host name', () => {
   it('moves a server HAProxy resolved by name to its IP once; drift repair then leaves it alone', async () => {
     const a = await untilUp('a', IPS[0]);
-    expect(a.fqdn).toBe('localhost');
+    // 2.6 resolved `localhost` and keeps it as srv_fqdn after `set server addr`; 3.0 in its chroot cannot
+    // resolve it (no address, "only supported through configuration file"), so the IP comes by a reload.
+    if (a.fqdn === 'localhost') expect(opsOn('a', 0).map((e) => e.op)).toEqual(['set-addr']);
+    else expect(await reloadCount()).toBe(1);
     await eventually('the file names a by IP', async () => ((await readFile(configPath, 'utf8')).includes(`server a ${IPS[0]}:3306`) ? true : undefined));
     const mark = watcher!.logs.length;
     const seen = await statesDuring('a', 4 * REPAIR_MS + 200);
     expect(seen.every((s) => s === 2), `a left UP: ${seen.join(',')}`).toBe(true);
     expect(opsOn('a', mark)).toEqual([]);
     expect(drifted(mark)).toEqual([]);
-    expect(opsOn('a', 0).map((e) => e.op)).toEqual(['set-addr']);
   });
 
   it('adds a node registered by host name through the runtime, and it comes UP', async () => {
