@@ -2,20 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { HostResolver, chooseAddress, replaceHostNames, type LookupHost } from './resolve-hosts.js';
 import { decodeCluster } from '../model/decode-cluster.js';
 import { parseHostsFile } from './system-lookup.js';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
+import { createLogger, silentLogger, type Logger } from '../observe/logger.js';
 
 const PREFIX = '/components/galera';
 
-function recordingLogger(): { log: ReturnType<typeof pino>; lines: { level: number; msg: string }[] } {
-  const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string });
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
+function recordingLogger(): { log: Logger; lines: { level: string; msg: string }[] } {
+  const lines: { level: string; msg: string }[] = [];
+  const stream = { write: (line: string) => void lines.push(JSON.parse(line) as { level: string; msg: string }) };
+  return { log: createLogger({ level: 'debug', stream }), lines };
 }
 
 /** A DNS that answers from a table the test changes; a missing name fails like getaddrinfo does. */
@@ -72,7 +66,7 @@ describe('HostResolver', () => {
     const lookup = fakeLookup(new Map());
     const resolver = new HostResolver({ lookup });
     const s = state({ a: '10.0.0.1' });
-    expect(await resolver.resolve(s, pino({ level: 'silent' }))).toBe(s);
+    expect(await resolver.resolve(s, silentLogger())).toBe(s);
     expect(lookup.calls).toEqual([]);
     expect(resolver.hasNames()).toBe(false);
   });
@@ -102,7 +96,7 @@ describe('HostResolver', () => {
 
   it('counts a lookup that does not answer in time as failed', async () => {
     const resolver = new HostResolver({ lookup: () => new Promise(() => undefined), timeoutMs: 20 });
-    const out = await resolver.resolve(state({ a: 'slow.example' }), pino({ level: 'silent' }));
+    const out = await resolver.resolve(state({ a: 'slow.example' }), silentLogger());
     expect(out.nodes).toEqual([]);
     expect(out.rejected[0]?.reason).toBe('host name slow.example does not resolve: no answer within 20 ms (node left out until it does)');
   });
