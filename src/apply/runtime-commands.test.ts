@@ -25,6 +25,14 @@ describe('parseServersState', () => {
     ]);
   });
 
+  it('takes srv_addr as the address and srv_fqdn apart, since set server addr keeps the old name', () => {
+    // Server `a` started as localhost:3306, then `set server galera/a addr 127.0.0.71 port 3306` (2.6.12).
+    const reply = `${STATE.split('\n').slice(0, 2).join('\n')}\n2 galera 1 a 127.0.0.71 2 0 1 1 1 1 0 2 0 0 0 0 localhost 3306 - 0 0 - - 0\n`;
+    const [a] = parseServersState(reply);
+    expect(a).toMatchObject({ name: 'a', address: '127.0.0.71', fqdn: 'localhost', port: 3306 });
+    expect(parseServersState(STATE)[0]).not.toHaveProperty('fqdn');
+  });
+
   it('rejects an unknown format', () => {
     expect(() => parseServersState('2\n')).toThrow(ApplyError);
   });

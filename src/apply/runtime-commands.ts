@@ -151,11 +151,12 @@ export function parseServersState(reply: string, stats?: ReadonlyMap<string, Sta
     if (backend === undefined || name === undefined || addr === undefined || port === undefined) {
       throw new ApplyError('RUNTIME_API', `malformed "show servers state" line: ${JSON.stringify(line)}`);
     }
-    const address = fqdn !== undefined && fqdn !== '-' ? fqdn : addr;
     servers.push({
       backend,
       name,
-      address,
+      // srv_addr, never srv_fqdn: a runtime `set server addr` keeps the old name beside the new address.
+      address: addr,
+      ...(fqdn !== undefined && fqdn !== '-' ? { fqdn } : {}),
       port: Number(port),
       weight: Number(weight),
       backup: stats?.get(`${backend}/${name}`)?.backup ?? false,

@@ -1,6 +1,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { ParsedConfig, ParsedServer } from '../plan/parse-servers.js';
+import { isIpLiteral } from '../model/validate-address.js';
 
 /**
  * Where HAProxy will read the server states from on reload: `server-state-file` of the global section,
@@ -41,10 +42,14 @@ export function buildServerState(runtimeReply: string, next: ParsedConfig): stri
   for (const server of next.servers) {
     const current = live.get(`${server.backend}/${server.name}`);
     const weight = String(server.weight);
-    if (current !== undefined && current[4] === server.address && current[18] === String(server.port)) {
+    // A host name compares with the name HAProxy resolves (srv_fqdn), an IP with the address it uses.
+    const named = !isIpLiteral(server.address);
+    if (current !== undefined && current[named ? 17 : 4] === server.address && current[18] === String(server.port)) {
       const kept = [...current];
       kept[7] = weight;
       kept[8] = weight;
+      // The file names servers by IP: a name left over from a host-name registration is not carried on.
+      if (!named) kept[17] = '-';
       out.push(kept.join(' '));
       continue;
     }

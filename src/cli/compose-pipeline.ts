@@ -12,6 +12,8 @@ import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
 import type { CliIO } from './io.js';
 import { ConfigError } from '../errors.js';
+import { HostResolver } from '../resolve/resolve-hosts.js';
+import { createSystemLookup } from '../resolve/system-lookup.js';
 
 export type CommandFlags = PipelineFlags & EtcdFlags;
 
@@ -41,6 +43,8 @@ export interface Pipeline {
   source(): Promise<ClusterSource>;
   readonly live: LiveConfig;
   readonly applier: Applier | null;
+  /** Host names → IPs before the render, with the last good address of each name remembered. */
+  readonly hosts: HostResolver;
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
 }
 
@@ -72,6 +76,7 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
         logger,
       })
     : null;
+  const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,
     logger,
@@ -80,9 +85,10 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
     source: () => (source ??= import('../source/etcd-source.js').then(({ createEtcdSource }) => createEtcdSource(etcd, logger))),
     live,
     applier,
+    hosts,
     syncDeps(renderer = template.renderer): SyncDeps {
       const singleWriter = (template.vars['writer'] ?? defaultVars()['writer']) === 'single';
-      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, logger, metrics };
+      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, hosts, logger, metrics };
     },
   };
 }

@@ -37,6 +37,7 @@ export function createWatchCommand(io: CliIO): Command {
       repairMs: parseDurationFlag(flags.repairInterval ?? '5s', '--repair-interval'),
       retryMinMs: 500,
       retryMaxMs: 30_000,
+      resolveMs: pipeline.options.resolveIntervalMs,
     });
     const templateWatcher = watchFile(pipeline.template.templatePath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100 } });
     templateWatcher.on('all', () => {

@@ -22,6 +22,8 @@ export interface PipelineFlags {
   checkTimeout?: string;
   runtimeApi?: boolean;
   maxRuntimeOps?: string;
+  hostsFile?: string;
+  resolveInterval?: string;
 }
 
 /** The validated options of the pipeline, with every default applied. */
@@ -59,6 +61,10 @@ export interface PipelineOptions {
   readonly runtimeApi: boolean;
   /** Past this many server changes in one plan, one reload carries them. @default 200 */
   readonly maxRuntimeOps: number;
+  /** hosts(5) file read before the system resolver for node host names. */
+  readonly hostsFile: string | undefined;
+  /** How often host names are resolved again when no etcd event comes. @default 10s */
+  readonly resolveIntervalMs: number;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -144,5 +150,7 @@ export function resolvePipelineOptions(flags: PipelineFlags): PipelineOptions {
     checkTimeoutMs: duration(flags.checkTimeout, '--check-timeout', 10_000),
     runtimeApi: flags.runtimeApi ?? true,
     maxRuntimeOps: flags.maxRuntimeOps === undefined ? 200 : integer(flags.maxRuntimeOps, '--max-runtime-ops', 0, 1_000_000),
+    hostsFile: check(printable('--hosts-file').optional(), flags.hostsFile, undefined),
+    resolveIntervalMs: duration(flags.resolveInterval, '--resolve-interval', 10_000),
   };
 }

@@ -6,6 +6,8 @@ import type { SourceView } from '../source/types.js';
 import { silentLogger } from '../observe/logger.js';
 import { FileLane } from './file-lane.js';
 import { createMetrics } from '../observe/metrics.js';
+import { replaceHostNames } from '../resolve/resolve-hosts.js';
+import type { ClusterState } from '../model/types.js';
 
 const PREFIX = '/components/galera';
 
@@ -88,6 +90,16 @@ describe('syncToView', () => {
     expect(r.outcome).toBe('runtime');
     expect(live.file).toContain('server b 10.0.0.2:3306');
     expect(app.calls).toEqual([{ previous: '# revision 1\nserver a 10.0.0.1:3306\n', next: live.file }]);
+  });
+
+  it('renders the address a host name resolves to, not the name', async () => {
+    const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
+    const app = applier('runtime');
+    const hosts = { hasNames: () => true, resolve: async (s: ClusterState) => replaceHostNames(s, new Map([['db2.example', { ok: true, address: '10.0.0.2' } as const]])) };
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: 'db2.example' }), null, { ...deps(live, app), hosts });
+    expect(r.outcome).toBe('runtime');
+    expect(live.file).toContain('server b 10.0.0.2:3306');
+    expect(r.state.nodes.find((n) => n.name === 'b')?.hostname).toBe('db2.example');
   });
 
   it('is a noop when only the revision comment would change', async () => {

@@ -31,6 +31,11 @@ export interface SyncDeps {
   readonly singleWriter?: boolean;
   /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
   readonly lane?: FileLane | null;
+  /**
+   * Puts IPs in place of host names (see resolve/resolve-hosts.ts); without it, names reach the file as
+   * registered. `hasNames` tells the loop that a periodic pass is needed to catch DNS changes.
+   */
+  readonly hosts?: { resolve(state: ClusterState, log: Logger): Promise<ClusterState>; hasNames(): boolean };
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
@@ -56,7 +61,8 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const log = deps.logger.child({ revision: view.revision });
-  const state = decodeCluster(deps.prefix, view.kvs);
+  const decoded = decodeCluster(deps.prefix, view.kvs);
+  const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);
   deps.metrics.nodes.set({ state: 'valid' }, state.nodes.length);
   deps.metrics.nodes.set({ state: 'rejected' }, state.rejected.length);

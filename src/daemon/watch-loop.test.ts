@@ -6,6 +6,8 @@ import type { LiveConfig } from './live-config.js';
 import type { Applier, ApplyResult } from '../apply/types.js';
 import { silentLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
+import { replaceHostNames } from '../resolve/resolve-hosts.js';
+import type { ClusterState } from '../model/types.js';
 
 const PREFIX = '/p';
 
@@ -68,7 +70,7 @@ function scriptedApplier(outcomes: ApplyResult['outcome'][]): Applier & { applie
   };
 }
 
-function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps> = {}, repairMs = 0) {
+function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps> = {}, repairMs = 0, resolveMs = 0) {
   const source = new FakeSource();
   const live = memoryLive();
   const applier = scriptedApplier(outcomes);
@@ -82,7 +84,7 @@ function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps>
     metrics: createMetrics(),
     ...extra,
   };
-  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs, retryMinMs: 500, retryMaxMs: 4000 });
+  const loop = new WatchLoop(source, deps, { wait: { minMs: 20, maxMs: 100 }, repairMs, retryMinMs: 500, retryMaxMs: 4000, resolveMs });
   return { source, live, applier, loop };
 }
 
@@ -184,6 +186,34 @@ describe('WatchLoop', () => {
     const afterFirst = asked;
     await vi.advanceTimersByTimeAsync(3100);
     expect(asked - afterFirst).toBeGreaterThanOrEqual(3);
+    await loop.stop();
+  });
+
+  it('looks host names up again every resolve interval, and only while nodes are registered by name', async () => {
+    const table = new Map([['db.example', '10.0.0.1']]);
+    let lookups = 0;
+    let names = false;
+    const hosts = {
+      hasNames: () => names,
+      resolve: async (state: ClusterState) => {
+        lookups += 1;
+        names = state.nodes.some((n) => n.address === 'db.example');
+        return replaceHostNames(state, new Map([['db.example', { ok: true, address: table.get('db.example') ?? '' } as const]]));
+      },
+    };
+    const { source, applier, loop } = setUp([], { hosts }, 0, 1000);
+    await loop.start();
+    source.emit(1, ['db.example']);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(applier.applied).toEqual(['10.0.0.1']);
+    table.set('db.example', '10.0.0.2');
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(applier.applied).toEqual(['10.0.0.1', '10.0.0.2']);
+    source.emit(2, ['10.0.0.3']);
+    await vi.advanceTimersByTimeAsync(150);
+    const before = lookups;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(lookups).toBe(before);
     await loop.stop();
   });
 });

@@ -14,6 +14,8 @@ export interface WatchLoopOptions {
   /** Backoff for retryable failures (HAProxy socket gone, reload not confirmed). */
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
+  /** How often a pass runs to resolve host names again while nodes are registered by name; 0 disables. */
+  readonly resolveMs?: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export class WatchLoop {
   private retryTimer: unknown = null;
   private repairTimer: unknown = null;
   private writerTimer: unknown = null;
+  private resolveTimer: unknown = null;
   private stopped = false;
   private readonly passListeners: ((result: SyncResult) => void)[] = [];
 
@@ -69,6 +72,7 @@ export class WatchLoop {
     }
     this.scheduleRepair();
     this.scheduleWriterCheck();
+    this.scheduleResolve();
   }
 
   /** Asks for a pass over the latest view, e.g. after the template file changed. */
@@ -82,6 +86,7 @@ export class WatchLoop {
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     if (this.repairTimer !== null) this.clock.clearTimeout(this.repairTimer);
     if (this.writerTimer !== null) this.clock.clearTimeout(this.writerTimer);
+    if (this.resolveTimer !== null) this.clock.clearTimeout(this.resolveTimer);
     await this.running;
     await this.lane.settle();
     await this.source.close();
@@ -163,6 +168,17 @@ export class WatchLoop {
       this.poke();
       this.scheduleWriterCheck();
     }, WRITER_CHECK_MS);
+  }
+
+  /** A DNS change is no etcd event: while names are registered, a pass looks them up again (noop if unchanged). */
+  private scheduleResolve(): void {
+    const every = this.options.resolveMs ?? 0;
+    if (this.stopped || every <= 0 || this.deps.hosts === undefined) return;
+    this.resolveTimer = this.clock.setTimeout(() => {
+      this.resolveTimer = null;
+      if (this.deps.hosts?.hasNames() === true) this.poke();
+      this.scheduleResolve();
+    }, every);
   }
 
   private async repair(applier: NonNullable<SyncDeps['applier']>, revision: string): Promise<void> {

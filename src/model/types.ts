@@ -10,8 +10,13 @@ export interface GaleraNode {
   readonly id: string;
   /** HAProxy server name derived from `id`: sanitised, unique, and stable across renders. */
   readonly name: string;
-  /** IPv4, IPv6 (without brackets) or RFC 1123 hostname. */
+  /**
+   * IPv4, IPv6 (without brackets) or RFC 1123 hostname as decoded; after host name resolution, always an IP
+   * literal, with the registered name kept in {@link hostname}.
+   */
   readonly address: string;
+  /** The host name the node registered, when {@link address} is the IP it was resolved to. */
+  readonly hostname?: string;
   readonly port: number;
   /** 0–256; 0 keeps the server configured but gives it no new connections. */
   readonly weight: number;

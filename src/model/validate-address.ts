@@ -117,6 +117,14 @@ export function checkAddress(value: string): Checked<string> {
   return checkHostname(value);
 }
 
+/**
+ * True for an address that `checkAddress` accepted as IPv4 or IPv6; false for a host name (whose last
+ * label is never all digits, so a dotted quad cannot be one).
+ */
+export function isIpLiteral(address: string): boolean {
+  return address.includes(':') || /^[\d.]+$/.test(address);
+}
+
 /** A port written as text: decimal digits only, no sign, exponent, hex or leading zero; 1–65535. */
 export function checkPortText(value: string): Checked<number> {
   if (!/^\d+$/.test(value)) return bad(`port ${quote(value)} is not a decimal integer`);

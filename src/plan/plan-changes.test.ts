@@ -131,4 +131,20 @@ describe('planChanges', () => {
     expect(plan.reloadReasons).toHaveLength(1);
     expect(plan.reloadReasons[0]).toContain('hostname db1.example');
   });
+
+  it('compares an IP with srv_addr: a name HAProxy kept after set server addr is no difference', () => {
+    const a = { name: 'n1', addr: '127.0.0.21:3306' };
+    const stale = runtimeOf([a]).map((s) => ({ ...s, fqdn: 'db1.example' }));
+    const plan = planChanges({ previousConfig: config([a]), nextConfig: config([a]), runtime: stale });
+    expect(plan).toEqual({ runtimeOps: [], reloadReasons: [] });
+  });
+
+  it('compares a host name with srv_fqdn, and adds none through the runtime', () => {
+    const named = { name: 'n1', addr: 'db1.example:3306' };
+    const runtime = runtimeOf([{ name: 'n1', addr: '10.0.0.5:3306' }]).map((s) => ({ ...s, fqdn: 'db1.example' }));
+    expect(planChanges({ previousConfig: config([named]), nextConfig: config([named]), runtime })).toEqual({ runtimeOps: [], reloadReasons: [] });
+    const added = planChanges({ previousConfig: config([named]), nextConfig: config([named, { name: 'n2', addr: 'db2.example:3306' }]), runtime });
+    expect(added.runtimeOps).toEqual([]);
+    expect(added.reloadReasons).toEqual(['server galera/n2 is new with host name db2.example, which the runtime API cannot resolve']);
+  });
 });

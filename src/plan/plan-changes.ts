@@ -1,6 +1,7 @@
 import { parseConfig, structureOf, type ParsedServer } from './parse-servers.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from './types.js';
 import { forcedOutOfRotation } from './admin-state.js';
+import { isIpLiteral } from '../model/validate-address.js';
 
 export interface PlanInput {
   /** The config HAProxy was last confirmed to run, or null when unknown (first start). */
@@ -38,11 +39,6 @@ function optionsReasons(previous: readonly ParsedServer[], next: readonly Parsed
   return reasons;
 }
 
-/** Only IP literals can be changed with `set server addr`; a hostname needs a resolve at start-up. */
-function isIpLiteral(address: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(address) || address.includes(':');
-}
-
 function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[]): RuntimeOp[] {
   const live = new Map(runtime.map((s) => [keyOf(s), s]));
   const wanted = new Set(next.map(keyOf));
@@ -61,8 +57,11 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
       weight: server.weight,
       backup: server.backup,
     };
+    const named = !isIpLiteral(server.address);
     if (current === undefined) {
-      adds.push({ op: 'add', server: spec });
+      // 2.6 adds a server named by a host name without an address (`-`, SOCKERR): only a reload resolves it.
+      if (named) reasons.push(`server ${keyOf(server)} is new with host name ${server.address}, which the runtime API cannot resolve`);
+      else adds.push({ op: 'add', server: spec });
       continue;
     }
     if (current.backup !== server.backup) {
@@ -70,8 +69,11 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
       updates.push({ op: 'set-backup', server: spec });
       continue;
     }
-    if (current.address !== server.address || current.port !== server.port) {
-      if (isIpLiteral(server.address)) {
+    // A host name in the file matches the name HAProxy resolves, an IP the address it uses: a server that
+    // was moved from a name to an IP keeps its stale `srv_fqdn`, which must not read as a difference.
+    const where = named ? current.fqdn : current.address;
+    if (where !== server.address || current.port !== server.port) {
+      if (!named) {
         updates.push({ op: 'set-addr', server: spec, from: { address: current.address, port: current.port } });
       } else {
         reasons.push(`server ${keyOf(server)} moved to hostname ${server.address}, which the runtime API cannot resolve`);

@@ -15,6 +15,12 @@ export interface RuntimeServer extends ServerSpec {
   readonly operState: number;
   /** admin state bit field (1 FMAINT, 2 IMAINT, 4 CMAINT, 8 FDRAIN, 16 IDRAIN, 32 RMAINT, 64 HMAINT). */
   readonly adminState: number;
+  /**
+   * The host name HAProxy resolves for this server (`srv_fqdn`), when it has one. `address` is always
+   * `srv_addr`: `set server addr` changes that but leaves the name, so the name says nothing about where
+   * the server points now.
+   */
+  readonly fqdn?: string;
   /** Sessions open on the server now (`scur` of `show stat`), when known. */
   readonly sessions?: number;
 }
