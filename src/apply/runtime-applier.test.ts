@@ -18,6 +18,7 @@ interface FakeServer {
 function fakeSocket(servers: FakeServer[]) {
   const requests: string[] = [];
   let broken = false;
+  let failFrom = Infinity;
   const answer = (command: string): string => {
     if (command === 'show servers state') {
       const lines = servers.map((s, i) => `2 ${s.backend} ${i + 1} ${s.name} ${s.address} 2 ${s.admin} ${s.weight} ${s.weight} 3 8 2 0 6 0 0 0 - ${s.port} - 0 9200 - - 0`);
@@ -40,11 +41,11 @@ function fakeSocket(servers: FakeServer[]) {
   };
   const send = (request: string): Promise<string> => {
     requests.push(request);
-    if (broken) return Promise.reject(new ApplyError('RUNTIME_API', 'no complete reply within 5000 ms', { retryable: true }));
+    if (broken || requests.length > failFrom) return Promise.reject(new ApplyError('RUNTIME_API', 'no complete reply within 5000 ms', { retryable: true }));
     const replies = request.split('; ').map(answer);
     return Promise.resolve(replies.length === 1 ? `${replies[0] ?? ''}\n\n` : replies.map((r) => (r === '' ? '\n' : `${r}\n\n`)).join(''));
   };
-  return { send, requests, break: () => (broken = true) };
+  return { send, requests, break: () => (broken = true), breakAfter: (count: number) => (failFrom = count) };
 }
 
 function countingReloader(): Reloader & { reasons: string[] } {
@@ -117,6 +118,18 @@ describe('an unreadable runtime', () => {
       expect((result.error as ApplyError).retryable).toBe(true);
     }
     expect(structural.plan.reloadReasons[0]).toContain('maxconn');
+    expect(reloader.reasons).toEqual([]);
+  });
+
+  it('stops a reload whose server states cannot be dumped: a stale state file would start dead nodes UP', async () => {
+    const socket = fakeSocket(live.map((s) => ({ ...s })));
+    const reloader = countingReloader();
+    // The two reads of the plan answer; the dump before the reload does not.
+    socket.breakAfter(2);
+    const result = await applierOn(socket, reloader).apply({ previous: config(live), next: config(live, { maxconn: 200 }), revision: '10' });
+    expect(socket.requests[2]).toBe('show servers state');
+    expect(result.outcome).toBe('failed');
+    expect((result.error as ApplyError).retryable).toBe(true);
     expect(reloader.reasons).toEqual([]);
   });
 });
