@@ -95,9 +95,3 @@ export function mergeServerOptions(...lists: readonly (readonly string[])[]): st
   }
   return [...merged.values()].flatMap((o) => (o === null ? [] : [o.keyword, ...o.args]));
 }
-
-/** The value of the last `keyword` in merged tokens, or undefined. */
-export function optionValue(tokens: readonly string[], keyword: string): string | undefined {
-  const found = groupServerOptions(tokens).filter((o) => o.keyword === keyword);
-  return found[found.length - 1]?.args[0];
-}
