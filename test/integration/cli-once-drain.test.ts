@@ -8,7 +8,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../helpers/fake-galera.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
-import { runCli, type LogEntry } from '../helpers/cli.js';
+import { runCli, startCliDaemon, type LogEntry } from '../helpers/cli.js';
 import { runtimeServers, showProc, waitFor } from '../helpers/runtime.js';
 
 // `once` removing servers: a one-shot run must not leave them in DRAIN when it exits. Fake Galera
@@ -33,6 +33,23 @@ const logsOf = (stderr: string): LogEntry[] =>
       return [];
     }
   });
+
+/** Opens client sessions through HAProxy until one lands on `holder`, and keeps that one open. */
+async function holdSessionOn(holder: FakeGaleraNode): Promise<Socket> {
+  let held: Socket | undefined;
+  await waitFor(`a session held on ${holder.ip}`, async () => {
+    const sock = connect({ host: '127.0.0.1', port: listenPort });
+    sock.on('error', () => undefined);
+    const line = await new Promise<string>((resolve) => sock.once('data', (d: Buffer) => resolve(d.toString())));
+    if (line === holder.greeting) {
+      held = sock;
+      return true;
+    }
+    sock.destroy();
+    return false;
+  });
+  return held!;
+}
 
 beforeAll(async () => {
   dir = await tempDir('galera-haproxy-once-');
@@ -83,19 +100,8 @@ describe('once removing servers', () => {
 
   it('keeps an open session until the drain timeout, then shuts it and deletes the server', async () => {
     const holder = nodes[1]!;
-    let held: Socket | undefined;
-    await waitFor('a session held on b', async () => {
-      const sock = connect({ host: '127.0.0.1', port: listenPort });
-      sock.on('error', () => undefined);
-      const line = await new Promise<string>((resolve) => sock.once('data', (d: Buffer) => resolve(d.toString())));
-      if (line === holder.greeting) {
-        held = sock;
-        return true;
-      }
-      sock.destroy();
-      return false;
-    });
-    const closed = new Promise<void>((resolve) => held!.once('close', () => resolve()));
+    const held = await holdSessionOn(holder);
+    const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
     await client.delete().key(`${PREFIX}/b`);
     const run = runCli([...args, '--drain-timeout', '4s']);
     await waitFor('b in drain', async () => ((await runtimeServers(statsSocket, 'galera')).find((s) => s.name === 'b')?.adminState ?? 0) & AdminState.FDRAIN ? true : false);
@@ -111,5 +117,22 @@ describe('once removing servers', () => {
     expect(logs.find((e) => e.msg === 'server drained and deleted')).toMatchObject({ server: 'galera/b', sessionsShut: true });
     await closed;
     expect(holder.openConnections()).toBe(0);
+  });
+
+  it('a stop signal ends the wait: the remaining sessions are shut and the server deleted', async () => {
+    const holder = nodes[1]!;
+    await client.put(`${PREFIX}/b`).value(holder.ip);
+    expect((await runCli([...args])).code).toBe(0);
+    await waitFor('b UP again', async () => (await runtimeServers(statsSocket, 'galera')).some((s) => s.name === 'b' && s.operState === 2));
+    const held = await holdSessionOn(holder);
+    const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
+    await client.delete().key(`${PREFIX}/b`);
+    const once = startCliDaemon([...args, '--drain-timeout', '60s']);
+    await once.waitForLog((e) => e.msg === 'waiting for removed servers to drain');
+    expect(await names()).toEqual(['a', 'b']);
+    expect(await once.stop('SIGTERM')).toBe(0);
+    expect(await names()).toEqual(['a']);
+    await closed;
+    expect(once.logs.find((e) => e.msg === 'server drained and deleted')).toMatchObject({ server: 'galera/b', sessionsShut: true });
   });
 });
