@@ -129,9 +129,9 @@ describe('once removing servers', () => {
     await client.delete().key(`${PREFIX}/b`);
     const once = startCliDaemon([...args, '--drain-timeout', '60s']);
     await once.waitForLog((e) => e.msg === 'waiting for removed servers to drain');
-    expect(await names()).toEqual(['a', 'b']);
+    expect(await names()).toContain('b');
     expect(await once.stop('SIGTERM')).toBe(0);
-    expect(await names()).toEqual(['a']);
+    expect(await names()).not.toContain('b');
     await closed;
     expect(once.logs.find((e) => e.msg === 'server drained and deleted')).toMatchObject({ server: 'galera/b', sessionsShut: true });
   });
