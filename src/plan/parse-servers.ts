@@ -1,4 +1,4 @@
-import { mergeServerOptions } from './server-options.js';
+import { groupServerOptions, mergeServerOptions } from './server-options.js';
 import type { ServerSpec } from './types.js';
 
 /** A `server` line with the options that are not managed per node (kept verbatim for `add server`). */
@@ -41,12 +41,14 @@ export function splitAddress(value: string): { address: string; port: number } {
   return { address: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
 }
 
-function parseServerLine(backend: string, tokens: readonly string[]): ParsedServer | null {
+function parseServerLine(backend: string, tokens: readonly string[], defaults: readonly string[]): ParsedServer | null {
   const name = tokens[1];
   const addr = tokens[2];
   if (name === undefined || addr === undefined) return null;
   const { address, port } = splitAddress(addr);
-  let weight = 1;
+  // Without its own `weight`, a server takes the default-server's, else HAProxy's 1.
+  const inherited = groupServerOptions(defaults).filter((o) => o.keyword === 'weight').pop()?.args[0];
+  let weight = inherited === undefined ? 1 : Number(inherited);
   let backup = false;
   const options: string[] = [];
   for (let i = 3; i < tokens.length; i += 1) {
@@ -96,7 +98,7 @@ export function parseConfig(config: string): ParsedConfig {
       else if (SERVER_SECTIONS.has(section)) defaultServer.set(sectionName, mergeServerOptions(defaultServer.get(sectionName) ?? [], tokens.slice(1)));
     }
     if (keyword === 'server' && SERVER_SECTIONS.has(section)) {
-      const server = parseServerLine(sectionName, tokens);
+      const server = parseServerLine(sectionName, tokens, defaultServer.get(sectionName) ?? []);
       if (server) servers.push(server);
     }
   }

@@ -52,4 +52,10 @@ describe('parseConfig default-server', () => {
     const parsed = parseConfig('defaults\n  default-server check\ndefaults\n  default-server inter 1s\nbackend x\n');
     expect(parsed.defaultServer.get('x')).toEqual(words('inter 1s'));
   });
+
+  it('gives a server without its own weight the default-server weight', () => {
+    const parsed = parseConfig('defaults\n  default-server weight 20\nlisten a\n  server s 1.2.3.4:1\n  server t 1.2.3.5:1 weight 3\nlisten b\n  server u 1.2.3.6:1\n');
+    expect(parsed.servers.map((s) => s.weight)).toEqual([20, 3, 20]);
+    expect(parseConfig('listen c\n  server v 1.2.3.7:1\n').servers[0]?.weight).toBe(1);
+  });
 });
