@@ -2,12 +2,13 @@ import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
 import { planChanges } from '../plan/plan-changes.js';
+import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
 import { createCommandReloader } from './command-reloader.js';
 import { Drainer } from './drainer.js';
 import { sendSocketCommand } from './haproxy-socket.js';
 import { createMasterCliReloader } from './master-cli-reloader.js';
-import { commands, parseInfoPid, parseServersState, parseShowStat, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
+import { commands, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
 import { buildServerState, stateFilePath, writeFileAtomic } from './server-state-file.js';
 import type { Applier, ApplyResult, Reloader } from './types.js';
 
@@ -39,13 +40,16 @@ export interface ApplierOptions {
   readonly maxRuntimeOps?: number;
   /** Per-request socket timeout. @default 5000 */
   readonly socketTimeoutMs?: number;
+  /** Injected for tests; requests to `statsSocket` otherwise. */
+  readonly send?: SocketSend;
+  /** How often draining servers are polled for sessions (one `show stat` for all). @default 100 */
+  readonly drainPollMs?: number;
 }
 
 export interface RuntimeApplier extends Applier {
-  /** Resolves once the drains running now have finished (tests, shutdown). */
   settleDrains(): Promise<void>;
-  /** Servers being drained (`backend/server`). */
   draining(): string[];
+  hurryDrains(): void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -59,17 +63,15 @@ const hasCheck = (options: readonly string[]): boolean => options.includes('chec
  */
 const START_UP_ONLY = new Set(['init-addr', 'resolvers', 'resolve-prefer', 'resolve-net', 'resolve-opts']);
 
-export function dynamicServerOptions(defaults: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < defaults.length; i += 1) {
-    const token = defaults[i] ?? '';
-    if (START_UP_ONLY.has(token)) {
-      i += 1;
-      continue;
-    }
-    out.push(token);
-  }
-  return out;
+/**
+ * The keywords an `add server` needs: the proxy's default-server merged with the server's own. The
+ * weight is left out: the command sets it (0 while the server earns its health), and a default-server
+ * `weight` after it would win.
+ */
+export function dynamicServerOptions(defaults: readonly string[], own: readonly string[] = []): string[] {
+  return groupServerOptions(mergeServerOptions(defaults, own))
+    .filter((o) => !START_UP_ONLY.has(o.keyword) && o.keyword !== 'weight')
+    .flatMap((o) => [o.keyword, ...o.args]);
 }
 
 function buildReloader(options: ApplierOptions): Reloader {
@@ -85,12 +87,18 @@ function buildReloader(options: ApplierOptions): Reloader {
 export function createApplier(options: ApplierOptions): RuntimeApplier {
   const log = options.logger;
   const socketTimeoutMs = options.socketTimeoutMs ?? 5000;
-  const send: SocketSend = (command) => sendSocketCommand(options.statsSocket, command, { timeoutMs: socketTimeoutMs });
+  const send: SocketSend = options.send ?? ((command) => sendSocketCommand(options.statsSocket, command, { timeoutMs: socketTimeoutMs }));
   const reloader = buildReloader(options);
   let desired = new Set<string>();
   let lastReloadAt = 0;
   let chain: Promise<unknown> = Promise.resolve();
-  const drainer = new Drainer({ send, drainTimeoutMs: options.drainTimeoutMs, logger: log, isWanted: (key) => desired.has(key) });
+  const drainer = new Drainer({
+    send,
+    drainTimeoutMs: options.drainTimeoutMs,
+    logger: log,
+    isWanted: (key) => desired.has(key),
+    ...(options.drainPollMs === undefined ? {} : { pollMs: options.drainPollMs }),
+  });
 
   const readRuntime = async (): Promise<RuntimeServer[]> => {
     const [state, stat] = await Promise.all([send(commands.showServersState().text), send(commands.showStatServers().text)]);
@@ -99,7 +107,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
 
   /** Commands that leave a freshly added (or re-created) server DOWN until its checks pass `rise` times. */
   const addCommands = (server: ParsedServer, defaults: readonly string[], keepUp: boolean): RuntimeCommand[] => {
-    const opts = [...dynamicServerOptions(defaults), ...server.options];
+    const opts = dynamicServerOptions(defaults, server.options);
     const earn = hasCheck(opts) && !keepUp;
     // With several threads, a connection can be routed between `enable server` and `health down`
     // (and is then cut by on-marked-down shutdown-sessions): weight 0 until the server is DOWN.
@@ -114,7 +122,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     const key = keyOf(op.server);
     const parsed = next.servers.find((s) => keyOf(s) === key);
     const defaults = next.defaultServer.get(op.server.backend) ?? [];
-    const checked = parsed !== undefined && hasCheck([...defaults, ...parsed.options]);
+    const checked = parsed !== undefined && hasCheck(mergeServerOptions(defaults, parsed.options));
     switch (op.op) {
       case 'add':
         if (parsed) await runCommands(send, addCommands(parsed, defaults, false));
@@ -123,8 +131,14 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         await drainer.start(op.server, revision);
         return;
       case 'set-addr':
-        // A new address is a new machine: it earns its traffic like a new server.
-        await runCommands(send, [commands.setAddr(op.server), ...(checked ? [commands.setHealth(op.server, 'down')] : [])]);
+        // A new address is a new machine: it earns its traffic like a new server. As for `add`, weight 0
+        // until it is DOWN: another thread could route a connection between `addr` and `health down`.
+        await runCommands(
+          send,
+          checked
+            ? [commands.setWeight({ ...op.server, weight: 0 }), commands.setAddr(op.server), commands.setHealth(op.server, 'down'), commands.setWeight(op.server)]
+            : [commands.setAddr(op.server)],
+        );
         return;
       case 'set-weight':
         await runCommands(send, [commands.setWeight(op.server)]);
@@ -175,8 +189,15 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     }
     const statePath = stateFilePath(next);
     if (statePath !== null) {
+      let states: string;
       try {
-        await writeFileAtomic(statePath, buildServerState(await send(commands.showServersState().text), next));
+        states = await runCommand(send, commands.showServersState());
+      } catch (err) {
+        // The file on disk holds older states: the new worker would start nodes UP that are down now.
+        throw new ApplyError('RUNTIME_API', `cannot dump the server states before reloading, so not reloading: ${describeError(err)}`, { cause: err, retryable: true });
+      }
+      try {
+        await writeFileAtomic(statePath, buildServerState(states, next));
       } catch (err) {
         log.warn({ revision, statePath, err: describeError(err) }, 'could not write the server state file; new servers may start UP');
       }
@@ -224,21 +245,29 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     });
 
     let runtime: RuntimeServer[] | null = null;
+    let unreadable: unknown = null;
     try {
       // Servers this applier is draining are on their way out: they are not drift.
       runtime = (await readRuntime()).filter((s) => !(drainer.has(keyOf(s)) && !desired.has(keyOf(s))));
     } catch (err) {
-      log.warn({ revision, err: describeError(err) }, 'cannot read the runtime state; a reload will carry the change');
+      unreadable = err;
     }
     const planned = planChanges({ previousConfig: previous, nextConfig, runtime });
     const plan = reloadReason === undefined ? planned : { ...planned, reloadReasons: [...planned.reloadReasons, reloadReason] };
+    if (runtime === null) {
+      // A reload needs the stats socket twice: to dump the states the new worker starts from (without
+      // them, a stale state file brings dead or donor nodes up) and to confirm the new worker. So no
+      // reload, even one the structure asks for: the pass fails as retryable and comes back.
+      log.warn({ revision, reasons: plan.reloadReasons, err: describeError(unreadable) }, 'cannot read the runtime state; not applying until it can be read');
+      return result('failed', plan, false, new ApplyError('RUNTIME_API', `cannot read the runtime state: ${describeError(unreadable)}`, { cause: unreadable, retryable: true }));
+    }
     if (plan.runtimeOps.length === 0 && plan.reloadReasons.length === 0) return result('noop', plan, false);
 
     let reasons = plan.reloadReasons;
     let fellBack = false;
     // HAProxy 2.6 cannot flip `backup` on a live server: the runtime way deletes and re-adds it, which
     // cuts its sessions. A reload keeps them (on the old worker), so a busy server switches that way.
-    const busySwitch = plan.runtimeOps.filter((op) => op.op === 'set-backup' && (runtime?.find((s) => keyOf(s) === keyOf(op.server))?.sessions ?? 0) > 0);
+    const busySwitch = plan.runtimeOps.filter((op) => op.op === 'set-backup' && (runtime.find((s) => keyOf(s) === keyOf(op.server))?.sessions ?? 0) > 0);
     if (reasons.length === 0 && busySwitch.length > 0) {
       reasons = busySwitch.map((op) => `${keyOf(op.server)} switches active/backup with open sessions`);
     } else if (reasons.length === 0 && options.runtimeApi === false) {
@@ -250,7 +279,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       return result('failed', plan, false, new ApplyError('RELOAD_FAILED', `needs a reload: ${reasons.join('; ')}`));
     }
     if (reasons.length === 0) {
-      const live = new Map((runtime ?? []).map((s) => [keyOf(s), s]));
+      const live = new Map(runtime.map((s) => [keyOf(s), s]));
       try {
         for (const op of plan.runtimeOps) {
           await runOp(op, next, live, revision);
@@ -298,5 +327,6 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     reconcile: (config, revision) => serialised(() => applyOnce(config, config, revision)),
     settleDrains: () => drainer.settle(),
     draining: () => drainer.keys(),
+    hurryDrains: () => drainer.hurry(),
   };
 }

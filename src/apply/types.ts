@@ -35,6 +35,12 @@ export interface Applier {
   runtime?(): Promise<readonly RuntimeServer[] | null>;
   /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
   reconcile(config: string, revision: string): Promise<ApplyResult>;
+  /** Servers being drained (`backend/server`): deleted once their sessions end or the drain timeout passes. */
+  draining?(): string[];
+  /** Resolves once every drain running now has finished. */
+  settleDrains?(): Promise<void>;
+  /** Ends every drain now, as if its timeout had passed: remaining sessions are shut, servers deleted. */
+  hurryDrains?(): void;
 }
 
 /** One way of reloading HAProxy; resolves only once the new worker is confirmed running. */

@@ -1,3 +1,4 @@
+import { groupServerOptions, mergeServerOptions } from './server-options.js';
 import type { ServerSpec } from './types.js';
 
 /** A `server` line with the options that are not managed per node (kept verbatim for `add server`). */
@@ -9,7 +10,10 @@ export interface ParsedServer extends ServerSpec {
 /** What a rendered config says about its proxies and servers. */
 export interface ParsedConfig {
   readonly servers: readonly ParsedServer[];
-  /** `default-server` tokens per listen/backend section (section's own line, else the defaults'). */
+  /**
+   * `default-server` tokens per listen/backend section: the defaults section's lines merged with the
+   * section's own, as HAProxy merges them (see `mergeServerOptions`).
+   */
   readonly defaultServer: ReadonlyMap<string, readonly string[]>;
   /** Names of listen/backend sections, in file order. */
   readonly backends: readonly string[];
@@ -37,12 +41,14 @@ export function splitAddress(value: string): { address: string; port: number } {
   return { address: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
 }
 
-function parseServerLine(backend: string, tokens: readonly string[]): ParsedServer | null {
+function parseServerLine(backend: string, tokens: readonly string[], defaults: readonly string[]): ParsedServer | null {
   const name = tokens[1];
   const addr = tokens[2];
   if (name === undefined || addr === undefined) return null;
   const { address, port } = splitAddress(addr);
-  let weight = 1;
+  // Without its own `weight`, a server takes the default-server's, else HAProxy's 1.
+  const inherited = groupServerOptions(defaults).filter((o) => o.keyword === 'weight').pop()?.args[0];
+  let weight = inherited === undefined ? 1 : Number(inherited);
   let backup = false;
   const options: string[] = [];
   for (let i = 3; i < tokens.length; i += 1) {
@@ -80,7 +86,7 @@ export function parseConfig(config: string): ParsedConfig {
       if (section === 'defaults') defaultsTokens = [];
       if (SERVER_SECTIONS.has(section)) {
         backends.push(sectionName);
-        // A defaults section's default-server applies until the proxy sets its own.
+        // The proxy starts from the defaults section's default-server; its own lines apply on top.
         defaultServer.set(sectionName, defaultsTokens);
       }
       continue;
@@ -88,11 +94,11 @@ export function parseConfig(config: string): ParsedConfig {
     if (section === 'global' && keyword === 'server-state-file') serverStateFile = tokens[1] ?? null;
     if (section === 'global' && keyword === 'server-state-base') serverStateBase = tokens[1] ?? null;
     if (keyword === 'default-server') {
-      if (section === 'defaults') defaultsTokens = tokens.slice(1);
-      else if (SERVER_SECTIONS.has(section)) defaultServer.set(sectionName, tokens.slice(1));
+      if (section === 'defaults') defaultsTokens = mergeServerOptions(defaultsTokens, tokens.slice(1));
+      else if (SERVER_SECTIONS.has(section)) defaultServer.set(sectionName, mergeServerOptions(defaultServer.get(sectionName) ?? [], tokens.slice(1)));
     }
     if (keyword === 'server' && SERVER_SECTIONS.has(section)) {
-      const server = parseServerLine(sectionName, tokens);
+      const server = parseServerLine(sectionName, tokens, defaultServer.get(sectionName) ?? []);
       if (server) servers.push(server);
     }
   }
