@@ -268,7 +268,17 @@ describe('the image entrypoint: HAProxy plus galera-haproxy watch, against etcd 
       throw new Error(`${(err as Error).message}\nentrypoint output:\n${output.slice(-4000)}`);
     });
     expect(health).toEqual({ status: 200, body: 'ok\n' });
-    const status = (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as { etcd: { connected: boolean }; nodes: { valid: number } };
+    // /healthz can answer before the first pass has counted the nodes; /status names the etcd node.
+    type Status = { etcd: { connected: boolean }; nodes: { valid: number } };
+    const status = await eventually(
+      '/status with the registered node',
+      async () => {
+        const s = (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as Status;
+        return s.nodes.valid > 0 ? s : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(status.etcd.connected).toBe(true);
     expect(status.nodes.valid).toBe(1);
   });
