@@ -5,7 +5,8 @@
 #
 # Run it with the etcd endpoints and the usual flags, e.g.
 #   podman run -e ETCDCTL_ENDPOINTS=http://etcd:2379 -p 3306:3306 galera-haproxy:dev --prefix /components/galera
-# Arguments go to both `galera-haproxy render` (the first config) and `galera-haproxy watch`.
+# Arguments go to `galera-haproxy watch`; the first config is rendered with those of them that
+# `galera-haproxy render` accepts (haproxy/entrypoint.sh reads both option lists from --help).
 FROM debian:bookworm-slim
 
 # socat is only for the HEALTHCHECK below (HAProxy's master CLI is a Unix socket).

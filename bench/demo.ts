@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startEtcd } from '../test/helpers/etcd.js';
-import { startHaproxy } from '../test/helpers/haproxy.js';
+import { readHaproxyVersion, startHaproxy } from '../test/helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../test/helpers/fake-galera.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
 import { runtimeServers, showProc } from '../test/helpers/runtime.js';
@@ -105,7 +105,8 @@ async function main(): Promise<void> {
     const etcd = await startEtcd();
     cleanups.push(() => etcd.destroy());
     const client = etcd.client();
-    say(`etcd 3.4 on ${etcd.endpoint}`);
+    // The versions come from what runs (PATH decides: Debian 12's pair, or .ci/setup-trixie's wrappers).
+    say(`etcd ${(await client.maintenance.status()).version} on ${etcd.endpoint}`);
 
     const nodes: FakeGaleraNode[] = [];
     for (const ip of ['127.0.0.21', '127.0.0.22', '127.0.0.23', '127.0.0.24']) {
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
 
     const haproxy = await startHaproxy({ configPath, dir: dir.path });
     cleanups.push(() => haproxy.stop());
-    say(`HAProxy 2.6 master-worker, clients on 127.0.0.1:${listenPort}`);
+    say(`HAProxy ${readHaproxyVersion().version} master-worker, clients on 127.0.0.1:${listenPort}`);
 
     const watcher = spawn(process.execPath, [CLI, 'watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '2s'], {
       stdio: ['ignore', 'inherit', 'pipe'],

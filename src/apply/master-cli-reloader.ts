@@ -29,6 +29,27 @@ export function parseShowProc(reply: string): ProcList | null {
   return { masterPid: Number(master[1]), reloads: Number(master[2]), failed: Number(master[3]), workers };
 }
 
+export interface ReloadReply {
+  readonly success: boolean;
+  /** The `[ALERT]` lines of the start-up log, as HAProxy wrote them. */
+  readonly alerts: readonly string[];
+}
+
+/**
+ * Parses the master CLI's answer to `reload`. Since 2.7 it is `Success=1` or `Success=0`, a `--` line,
+ * then the start-up log of the attempt; 2.6 answers nothing (or drops the connection), so null means
+ * "no verdict, ask `show proc`".
+ */
+export function parseReloadReply(reply: string): ReloadReply | null {
+  const m = /^Success=([01])\n/.exec(reply);
+  if (m === null) return null;
+  const alerts = reply
+    .split('\n')
+    .filter((line) => line.startsWith('[ALERT]'))
+    .map((line) => line.replace(/\s+/g, ' ').trim());
+  return { success: m[1] === '1', alerts };
+}
+
 export interface MasterCliReloaderOptions {
   readonly masterSocket: string;
   readonly confirmTimeoutMs: number;
@@ -41,8 +62,10 @@ export interface MasterCliReloaderOptions {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Reloads through the master CLI and confirms it. In 2.6 `reload` answers nothing and the master is
- * briefly gone while it re-executes, so success is read from `show proc`: the reload counter moved and
+ * Reloads through the master CLI and confirms it. Since 2.7 `reload` answers with the verdict and the
+ * start-up log: a failure ends the reload at once, with HAProxy's alerts as the reason. In 2.6 `reload`
+ * answers nothing and the master is briefly gone while it re-executes, so (on both) success is read
+ * from `show proc`: the reload counter moved and
  * a worker PID that was not there before is now the current worker. The counter moving with no new
  * worker is a failed reload (the old worker keeps serving). The master passes the listeners to the new
  * worker itself (`-x sockpair@…`, seen on 2.6.12), so no `-x` is needed.
@@ -62,11 +85,16 @@ export function createMasterCliReloader(options: MasterCliReloaderOptions): Relo
       if (before === null) {
         throw new ApplyError('RELOAD_FAILED', `master CLI ${options.masterSocket} did not answer "show proc" before reload (${reason})`, { retryable: true });
       }
+      let verdict: ReloadReply | null = null;
       try {
-        await options.send(options.masterSocket, 'reload', { timeoutMs: options.confirmTimeoutMs });
+        verdict = parseReloadReply(await options.send(options.masterSocket, 'reload', { timeoutMs: options.confirmTimeoutMs }));
       } catch (err) {
         // The master re-executes itself on reload and may drop this connection: `show proc` decides.
         options.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'master CLI closed during reload');
+      }
+      if (verdict?.success === false) {
+        const why = verdict.alerts.length > 0 ? verdict.alerts.join('; ') : 'no [ALERT] line in the start-up log';
+        throw new ApplyError('RELOAD_FAILED', `HAProxy reload failed: ${why}; the old worker ${before.workers.join(',')} keeps serving`);
       }
       const deadline = Date.now() + options.confirmTimeoutMs;
       let last: ProcList | null = before;

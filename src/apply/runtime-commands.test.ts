@@ -71,6 +71,26 @@ describe('runCommands', () => {
     await expect(runCommands(() => Promise.resolve(''), [commands.delServer({ ...s, name: 'a;b' })])).rejects.toThrow(ApplyError);
   });
 
+  // HAProxy 3.0.11's replies, captured with socat on its stats socket.
+  it('accepts 3.0\'s "nothing changed" to an unchanged set server addr', async () => {
+    await expect(runCommands(() => Promise.resolve('nothing changed\n\n'), [commands.setAddr(s)])).resolves.toEqual(['nothing changed']);
+  });
+
+  it('accepts 3.0\'s cookie warning before "New server registered." in a multi-command reply', async () => {
+    const raw = 'Ignoring cookie as HTTP mode is disabled.\nNew server registered.\n\nnothing changed\n\n';
+    await expect(runCommands(() => Promise.resolve(raw), [commands.addServer(s, ['cookie', 'n2']), commands.setAddr(s)])).resolves.toEqual([
+      'Ignoring cookie as HTTP mode is disabled.\nNew server registered.',
+      'nothing changed',
+    ]);
+  });
+
+  it('still refuses other text around those replies', async () => {
+    await expect(runCommands(() => Promise.resolve('Something else.\nNew server registered.\n\n'), [commands.addServer(s, [])])).rejects.toThrow(ApplyError);
+    await expect(runCommands(() => Promise.resolve('New server registered.\nIgnoring cookie as HTTP mode is disabled.\n\n'), [commands.addServer(s, [])])).rejects.toThrow(ApplyError);
+    await expect(runCommands(() => Promise.resolve('nothing changed, but\n\n'), [commands.setAddr(s)])).rejects.toThrow(ApplyError);
+    await expect(runCommands(() => Promise.resolve("'cookie' option is not accepted for dynamic server\n\n"), [commands.addServer(s, [])])).rejects.toThrow(ApplyError);
+  });
+
   it('splitReplies pads missing replies', () => {
     expect(splitReplies('\n', 2)).toEqual(['', '']);
   });

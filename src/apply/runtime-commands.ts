@@ -2,9 +2,10 @@ import { ApplyError } from '../errors.js';
 import type { RuntimeServer, ServerSpec } from '../plan/types.js';
 
 /**
- * Runtime API commands and the replies HAProxy 2.6 gives when they work. The socket answers text, not
+ * Runtime API commands and the replies HAProxy gives when they work. The socket answers text, not
  * status codes, so each command names what success looks like; anything else is an error carrying the
- * command and the reply. Replies were read off haproxy 2.6.12.
+ * command and the reply. Replies were read off haproxy 2.6.12 and 3.0.11 (where they differ, both are
+ * listed, each exactly).
  */
 export interface RuntimeCommand {
   readonly text: string;
@@ -17,6 +18,17 @@ const exactly =
   (...accepted: string[]) =>
   (reply: string): boolean =>
     accepted.includes(reply);
+
+/**
+ * `add server` succeeded: "New server registered.", which 3.0 may precede with warnings about options
+ * it ignores (a `cookie` in a TCP backend: "Ignoring cookie as HTTP mode is disabled."; 2.6 refuses
+ * the `cookie` keyword on dynamic servers outright). Only these known warnings pass, not any text.
+ */
+const ADD_SERVER_WARNINGS: readonly string[] = ['Ignoring cookie as HTTP mode is disabled.'];
+const isServerRegistered = (reply: string): boolean => {
+  const lines = reply.split('\n');
+  return lines.pop() === 'New server registered.' && lines.every((line) => ADD_SERVER_WARNINGS.includes(line));
+};
 
 const ref = (s: Pick<ServerSpec, 'backend' | 'name'>): string => `${s.backend}/${s.name}`;
 
@@ -36,13 +48,14 @@ export const commands = {
   /** `options`: the section's default-server tokens then the server line's own, since 2.6 dynamic servers ignore default-server. */
   addServer: (s: ServerSpec, options: readonly string[]): RuntimeCommand => ({
     text: ['add server', ref(s), formatAddress(s.address, s.port), 'weight', String(s.weight), ...(s.backup ? ['backup'] : []), ...options].join(' '),
-    ok: exactly('New server registered.'),
+    ok: isServerRegistered,
   }),
   delServer: (s: ServerSpec): RuntimeCommand => ({ text: `del server ${ref(s)}`, ok: exactly('Server deleted.') }),
   setAddr: (s: ServerSpec): RuntimeCommand => ({
     text: `set server ${ref(s)} addr ${s.address} port ${s.port}`,
-    // "IP changed from ... port changed from ..." or, when nothing changed, "no need to change the addr/port".
-    ok: (reply) => /^(IP changed from|port changed from|no need to change)/i.test(reply),
+    // "IP changed from ... port changed from ..."; when nothing changed 2.6 says "no need to change the
+    // addr, no need to change the port by ...", 3.0 just "nothing changed".
+    ok: (reply) => /^(IP changed from|port changed from|no need to change)/i.test(reply) || reply === 'nothing changed',
   }),
   setWeight: (s: ServerSpec): RuntimeCommand => ({ text: `set server ${ref(s)} weight ${s.weight}`, ok: empty }),
   setState: (s: ServerSpec, state: 'ready' | 'drain' | 'maint'): RuntimeCommand => ({ text: `set server ${ref(s)} state ${state}`, ok: empty }),

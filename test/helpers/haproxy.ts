@@ -39,6 +39,24 @@ export function resolveHaproxyBin(haproxyBin?: string): string {
   throw new Error(`${INSTALL_HINT} (tried ${candidates.join(', ')})`);
 }
 
+export interface HaproxyVersion {
+  readonly major: number;
+  readonly minor: number;
+  /** The whole version, e.g. `3.0.11-1+deb13u4`. */
+  readonly version: string;
+  /** The first line of `haproxy -v`. */
+  readonly line: string;
+}
+
+/** The version of the haproxy the tests run (the one on PATH unless given), from `haproxy -v`. */
+export function readHaproxyVersion(haproxyBin?: string): HaproxyVersion {
+  const bin = resolveHaproxyBin(haproxyBin);
+  const line = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  const m = /version ((\d+)\.(\d+)\S*)/.exec(line);
+  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) throw new Error(`cannot read the version of ${bin} from ${JSON.stringify(line)}`);
+  return { major: Number(m[2]), minor: Number(m[3]), version: m[1], line };
+}
+
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
