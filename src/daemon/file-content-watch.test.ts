@@ -9,7 +9,7 @@ let dir: string | null = null;
 let watcher: FileContentWatch | null = null;
 
 afterEach(async () => {
-  watcher?.close();
+  await watcher?.close();
   watcher = null;
   if (dir !== null) await rm(dir, { recursive: true, force: true });
   dir = null;

@@ -8,7 +8,7 @@ import type { Logger } from '../observe/logger.js';
 export interface FileContentWatch {
   /** Looks at the file now; resolves true when its content changed since the last look. */
   check(): Promise<boolean>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface FileContentWatchOptions {
@@ -113,11 +113,12 @@ export async function watchFileContent(options: FileContentWatchOptions): Promis
 
   return {
     check,
-    close() {
+    async close() {
       closed = true;
       clearInterval(poll);
       if (settleTimer !== null) clearTimeout(settleTimer);
       dirWatch?.close();
+      await looking;
     },
   };
 }
