@@ -4,6 +4,7 @@ import type { MysqlTarget } from '../galera/mysql-status.js';
 import { resolveMysqlPassword } from '../galera/mysql-password.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
 import type { CliIO } from './io.js';
+import { describeSignals, handleControlSignals } from './control-signals.js';
 
 interface ClustercheckFlags {
   listen: string;
@@ -47,6 +48,7 @@ export function createClustercheckCommand(io: CliIO): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
+    .addHelpText('after', describeSignals('logged; nothing to re-read'))
     .action(async (flags: ClustercheckFlags) => {
       if (flags.mysqlSocket !== undefined && flags.mysqlHost !== undefined) {
         throw new ConfigError('--mysql-socket and --mysql-host are mutually exclusive');
@@ -65,6 +67,7 @@ export function createClustercheckCommand(io: CliIO): Command {
             }
           : { socketPath: flags.mysqlSocket ?? DEFAULT_SOCKET, user: flags.mysqlUser, password };
       const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'clustercheck' });
+      handleControlSignals(io, logger, { status: () => ({ listen: flags.listen }) });
       const running = await startClustercheck(
         {
           listenHost: listen.host,

@@ -7,7 +7,12 @@ export interface CliIO {
   readonly env: NodeJS.ProcessEnv;
   /** Resolves with the signal name when the process is asked to stop (SIGTERM/SIGINT). */
   readonly stopSignal: Promise<string>;
+  /** Runs `listener` on each `signal` from now on (long-running commands: see control-signals.ts). */
+  onSignal(signal: ControlSignal, listener: () => void): void;
 }
+
+/** Signals that ask a running command to do something other than stop. */
+export type ControlSignal = 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
 
 /** Process exit codes, in one place. */
 export const ExitCode = {

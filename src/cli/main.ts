@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { runCli } from './program.js';
+import type { CliIO } from './io.js';
+
+// Node.js opens its inspector on 127.0.0.1:9229 when it receives SIGUSR1 and no listener exists: a
+// debugger port in a production sidecar. A listener disables that; it is installed before anything else
+// loads, kept for the life of the process (removing the last one would make SIGUSR1 fatal), and the
+// long-running commands add one that logs.
+process.on('SIGUSR1', () => undefined);
 
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -10,8 +16,18 @@ function stopSignal(): Promise<string> {
   });
 }
 
-void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal: stopSignal() }).then((code) => {
-  process.exitCode = code;
-  // A handle left open by a library (a gRPC channel winding down) must not keep a finished command alive.
-  setTimeout(() => process.exit(code), 2_000).unref();
-});
+const io: CliIO = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  stopSignal: stopSignal(),
+  onSignal: (signal, listener) => void process.on(signal, listener),
+};
+// Loaded after the listeners (not a top-level await: the single-file build is CommonJS).
+void import('./program.js')
+  .then(({ runCli }) => runCli(process.argv.slice(2), io))
+  .then((code) => {
+    process.exitCode = code;
+    // A handle left open by a library (a gRPC channel winding down) must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 2_000).unref();
+  });

@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from '../observe/logger.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import type { CliIO } from './io.js';
 import { addEtcdFlags } from './pipeline-flags.js';
+import { describeSignals, handleControlSignals } from './control-signals.js';
 
 interface RegisterFlags extends EtcdFlags {
   id: string;
@@ -45,7 +46,7 @@ export function createRegisterCommand(io: CliIO): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     );
-  return addEtcdFlags(cmd).action(async (flags: RegisterFlags) => {
+  return addEtcdFlags(cmd.addHelpText('after', describeSignals('logged; nothing to re-read'))).action(async (flags: RegisterFlags) => {
       const port = parsePositiveInt('--port', flags.port, 65_535);
       const ttlSeconds = parsePositiveInt('--ttl', flags.ttl, 3_600);
       const healthIntervalMs = parsePositiveInt('--health-interval', flags.healthInterval, 60_000);
@@ -58,6 +59,7 @@ export function createRegisterCommand(io: CliIO): Command {
       }
       const etcd = resolveEtcdOptions(flags, io.env, (path) => readFileSync(path));
       const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'register' });
+      handleControlSignals(io, logger, { status: () => ({ id: flags.id, prefix: etcd.prefix }) });
       const controller = new AbortController();
       void io.stopSignal.then((signal) => {
         logger.info({ signal }, 'stopping: revoking the lease');

@@ -1,14 +1,18 @@
 import { Command } from 'commander';
-import { watch as watchFile } from 'chokidar';
 import { WatchLoop } from '../daemon/watch-loop.js';
+import { watchFileContent } from '../daemon/file-content-watch.js';
 import { describeError } from '../errors.js';
 import type { CliIO } from './io.js';
+import { describeSignals, handleControlSignals } from './control-signals.js';
 import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
 import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
 import { startStatusServer, type StatusReport } from '../observe/status-server.js';
 import { parseDurationFlag } from '../config/daemon-options.js';
 import type { ClusterState } from '../model/types.js';
+
+/** How often the template is looked at besides its file system events (a stat; a hash when it changed). */
+const TEMPLATE_CHECK_MS = 2_000;
 
 interface WatchFlags extends CommandFlags {
   statusListen?: string;
@@ -25,7 +29,8 @@ export function createWatchCommand(io: CliIO): Command {
     .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net)', '5m')
     .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests)', '5s')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
-    .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s');
+    .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s')
+    .addHelpText('after', describeSignals('load the template again and run a pass'));
   return cmd.action(async (flags: WatchFlags) => {
     const pipeline = composePipeline(flags, io, { apply: true });
     const { logger } = pipeline;
@@ -39,16 +44,22 @@ export function createWatchCommand(io: CliIO): Command {
       retryMaxMs: 30_000,
       resolveMs: pipeline.options.resolveIntervalMs,
     });
-    const templateWatcher = watchFile(pipeline.template.templatePath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100 } });
-    templateWatcher.on('all', () => {
+    const reloadTemplate = (why: 'file changed' | 'SIGHUP'): void => {
       try {
         renderer = setUpTemplate(pipeline.options).renderer;
-        logger.info({ template: pipeline.template.templatePath }, 'template changed; re-rendering');
+        logger.info({ template: pipeline.template.templatePath, why }, why === 'SIGHUP' ? 'template read again on SIGHUP; re-rendering' : 'template changed; re-rendering');
       } catch (err) {
-        logger.error({ template: pipeline.template.templatePath, err: describeError(err) }, 'template changed but cannot be loaded; keeping the previous one');
+        logger.error({ template: pipeline.template.templatePath, why, err: describeError(err) }, 'template changed but cannot be loaded; keeping the previous one');
         return;
       }
       loop.poke();
+    };
+    const templateWatcher = await watchFileContent({
+      path: pipeline.template.templatePath,
+      onChange: () => reloadTemplate('file changed'),
+      intervalMs: TEMPLATE_CHECK_MS,
+      settleMs: 100,
+      logger,
     });
     logger.info(
       { prefix: pipeline.options.prefix, config: pipeline.options.configPath, template: pipeline.template.templatePath },
@@ -79,6 +90,20 @@ export function createWatchCommand(io: CliIO): Command {
             report,
             staleAfterMs: parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after'),
           });
+    handleControlSignals(io, logger, {
+      // The template is loaded again even when its bytes did not change (an include may have), and a
+      // pass runs either way.
+      reread: () => reloadTemplate('SIGHUP'),
+      status: () => {
+        const now = report();
+        return {
+          etcdConnected: now.etcd.connected,
+          etcdRevision: now.etcd.revision,
+          lastPass: now.lastPass === null ? null : { ...now.lastPass, agoS: Math.round((Date.now() - now.lastPass.at) / 1000) },
+          nodes: { valid: now.nodes.valid, rejected: now.nodes.rejected.length, incomplete: now.nodes.incomplete },
+        };
+      },
+    });
     if (status) logger.info({ address: status.address }, 'status endpoint listening');
     await loop.start();
     const signal = await io.stopSignal;

@@ -1,7 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkConfig, commitStaged, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
-import { writeFileAtomic } from '../render/atomic-write.js';
+import { fsyncDirectory, writeFileAtomic } from '../render/atomic-write.js';
 import type { Diagnostic } from '../check/haproxy-check.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -21,8 +21,11 @@ export interface LiveConfig {
   equivalent(a: string, b: string): boolean;
   check(text: string): Promise<StagedCheck>;
   commit(staged: StagedCheck): Promise<void>;
-  /** Puts back the config HAProxy still runs after an apply failed, so file and HAProxy agree. */
-  restore(text: string): Promise<void>;
+  /**
+   * Puts back the config HAProxy still runs after an apply failed, so file and HAProxy agree; null when
+   * there was no file before the write: the new one is removed, and the path is left as it was found.
+   */
+  restore(text: string | null): Promise<void>;
   /**
    * Notes, before a commit, that HAProxy still runs `running` (null: unknown) and not the file about to
    * replace it. The note outlives the process, so a daemon killed between the rename and the confirmed
@@ -65,6 +68,14 @@ async function readIfExists(path: string): Promise<string | null> {
   }
 }
 
+async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 function parseNote(text: string): { running: string | null } {
   try {
     const note = JSON.parse(text) as { running?: unknown };
@@ -99,7 +110,12 @@ export function createLiveConfig(options: { path: string; haproxyBin: string; ch
       await commitStaged(staged.stagedPath, options.path);
     },
     async restore(text) {
-      await writeFileAtomic(options.path, text);
+      if (text !== null) {
+        await writeFileAtomic(options.path, text);
+        return;
+      }
+      await unlinkIfExists(options.path);
+      await fsyncDirectory(dirname(options.path));
     },
     async markUnconfirmed(running) {
       note = undefined;
@@ -116,11 +132,7 @@ export function createLiveConfig(options: { path: string; haproxyBin: string; ch
     },
     async confirm() {
       if (note === null) return;
-      try {
-        await unlink(notePath);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+      await unlinkIfExists(notePath);
       note = null;
     },
   };

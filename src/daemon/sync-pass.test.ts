@@ -41,9 +41,9 @@ class FakeLive implements LiveConfig {
     this.file = this.staged;
     this.writes.push(this.staged ?? '');
   }
-  async restore(text: string) {
+  async restore(text: string | null) {
     this.file = text;
-    this.writes.push(text);
+    if (text !== null) this.writes.push(text);
   }
   note: { running: string | null } | null = null;
   async markUnconfirmed(running: string | null) {
@@ -158,6 +158,18 @@ describe('syncToView', () => {
     expect(r.outcome).toBe('failed');
     expect(r.retry).toBe(true);
     expect(live.file).toBe(old);
+  });
+
+  it('takes the new file away when there was none before and HAProxy did not take it, so the next pass applies it again', async () => {
+    const live = new FakeLive(null);
+    const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1' }), null, deps(live, applier('failed')));
+    expect(r).toMatchObject({ outcome: 'failed', retry: true });
+    expect(live.writes).toHaveLength(1);
+    expect(live.file).toBeNull();
+    expect(live.note).toBeNull();
+    const again = applier('failed');
+    expect((await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1' }), null, deps(live, again))).outcome).toBe('failed');
+    expect(again.calls).toHaveLength(1);
   });
 
   it('notes a commit as unconfirmed until HAProxy takes it, and clears the note after a failed apply that put the old file back', async () => {

@@ -156,15 +156,14 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   if (applied.plan.reloadReasons.length > 0) log.info({ reasons: applied.plan.reloadReasons }, 'reload reasons');
   if (applied.outcome === 'failed') {
     const reason = `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`;
-    // HAProxy still runs the old config: put the old file back so the next pass sees the difference
-    // again and retries, instead of finding the file already up to date.
-    if (current !== null) {
-      try {
-        await deps.live.restore(current);
-        await deps.live.confirm();
-      } catch (err) {
-        log.error({ err: describeError(err) }, `could not restore ${deps.live.path} after a failed apply`);
-      }
+    // HAProxy still runs the old config: put the old file back (or take the new one away when there was
+    // none) so the live file is untouched and the next pass sees the difference again and retries,
+    // instead of finding the file already up to date.
+    try {
+      await deps.live.restore(current);
+      await deps.live.confirm();
+    } catch (err) {
+      log.error({ err: describeError(err) }, `could not restore ${deps.live.path} after a failed apply`);
     }
     return finish({ outcome: 'failed', config: current, reason, retry: true });
   }
