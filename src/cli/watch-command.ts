@@ -79,12 +79,12 @@ export function createWatchCommand(io: CliIO): Command {
             staleAfterMs: parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after'),
           });
     if (status) logger.info({ address: status.address }, 'status endpoint listening');
-    await loop.start();
-    const signal = await io.stopSignal;
+    // `start` waits up to the start timeout for a first snapshot; a signal meanwhile stops at once.
+    const started = loop.start();
+    const signal = await Promise.race([started.then(() => io.stopSignal), io.stopSignal]);
     logger.info({ signal }, 'stopping');
-    await status?.close();
-    await templateWatcher.close();
-    await loop.stop();
+    await Promise.all([status?.close(), templateWatcher.close(), loop.stop()]);
+    await started;
     logger.info('stopped');
   });
 }
