@@ -10,6 +10,9 @@ import { startStatusServer, type StatusReport } from '../observe/status-server.j
 import { parseDurationFlag } from '../config/daemon-options.js';
 import type { ClusterState } from '../model/types.js';
 
+/** How long SIGTERM waits for a pass in flight before the process exits anyway. */
+const STOP_GRACE_MS = 700;
+
 interface WatchFlags extends CommandFlags {
   statusListen?: string;
   staleAfter?: string;
@@ -83,8 +86,17 @@ export function createWatchCommand(io: CliIO): Command {
     const started = loop.start();
     const signal = await Promise.race([started.then(() => io.stopSignal), io.stopSignal]);
     logger.info({ signal }, 'stopping');
-    await Promise.all([status?.close(), templateWatcher.close(), loop.stop()]);
-    await started;
+    // A pass in flight may be waiting seconds for HAProxy to confirm a reload; an orchestrator's grace
+    // period is short, and the file is only ever replaced atomically, so it is not waited for long: the
+    // next start reconciles whatever the pass left undone.
+    const stopped = Promise.all([status?.close(), templateWatcher.close(), loop.stop(), started]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([stopped, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!inTime) {
+      logger.warn({ waitedMs: STOP_GRACE_MS }, 'a sync pass is still running; stopping without waiting for it');
+      return;
+    }
     logger.info('stopped');
   });
 }

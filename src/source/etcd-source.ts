@@ -41,7 +41,7 @@ export function createEtcdSource(options: EtcdSourceOptions, logger: Logger, dep
 
 /** Long enough for etcd3 to re-attach a dropped watch on its own (its backoff), never under 1 s. */
 function watchGraceMs(options: EtcdSourceOptions): number {
-  return Math.max(1000, 2 * options.heartbeatIntervalMs, 2 * options.backoff.maxMs);
+  return Math.max(1000, 2 * options.backoff.maxMs);
 }
 
 class EtcdSource implements EtcdClusterSource {
@@ -163,7 +163,7 @@ class EtcdSource implements EtcdClusterSource {
           { revision: mirrorRevision.toString(), etcdRevision: latest.revision.toString(), unexplained, ...diff },
           'resync found the mirror behind etcd and the watch not delivering; rebuilding the watch',
         );
-        await this.rebuildWatch('resync');
+        await this.rebuildWatch('snapshot', 'resync');
         return false;
       }
       return true;
@@ -204,8 +204,13 @@ class EtcdSource implements EtcdClusterSource {
       let attempts = 0;
       while (!this.closed) {
         try {
-          const snapshot = await this.readSnapshot();
+          const snapshot = await this.settleOrNull(this.readSnapshot());
           if (this.closed) return;
+          if (snapshot === null) {
+            this.logger.warn({ waitedMs: this.options.requestTimeoutMs + 1000 }, 'etcd read never settled; new client');
+            this.replaceClient();
+            continue;
+          }
           this.installSnapshot(snapshot.kvs, snapshot.revision, cause);
           this.createWatcher();
           return;
@@ -352,13 +357,19 @@ class EtcdSource implements EtcdClusterSource {
     if (!this.closed) await this.recover(cause);
   }
 
-  /** A watch that is stalled may sit behind a wedged attach queue: a new client, then snapshot and watch. */
-  private async rebuildWatch(cause: 'recovery' | 'resync'): Promise<void> {
+  /**
+   * A stalled watch may sit behind a wedged attach queue or a wedged client: a new client, then either a
+   * watch resumed from the mirror (the events it lacks are newer than its revision, and a compacted
+   * history cancels the watch, which takes the snapshot path) or, when the mirror itself cannot be
+   * trusted, a fresh snapshot.
+   */
+  private async rebuildWatch(from: 'mirror' | 'snapshot', cause: 'recovery' | 'resync' = 'recovery'): Promise<void> {
     if (this.closed) return;
     this.counters.watchRebuilds += 1;
     this.forgetWatcher();
     this.replaceClient();
-    await this.recover(cause);
+    if (from === 'mirror') this.createWatcher();
+    else await this.recover(cause);
   }
 
   private replaceClient(): void {
@@ -395,7 +406,7 @@ class EtcdSource implements EtcdClusterSource {
       { mirrorRevision: this.mirror.revision.toString(), etcdRevision: etcdRevision.toString(), where },
       'etcd revision went backwards (restored or replaced data); taking a fresh snapshot',
     );
-    void this.rebuildWatch('recovery');
+    void this.rebuildWatch('snapshot');
     return true;
   }
 
@@ -405,7 +416,14 @@ class EtcdSource implements EtcdClusterSource {
     try {
       // A linearizable read (it fails when the member has no leader) of the newest key under the
       // prefix and the key count: enough to know whether etcd holds changes the watch has not delivered.
-      const res = await this.client.getAll().prefix(this.rangeStart).sort('Mod', 'Descend').limit(1).exec();
+      const res = await this.settleOrNull(this.client.getAll().prefix(this.rangeStart).sort('Mod', 'Descend').limit(1).exec());
+      if (res === null) {
+        if (this.closed) return;
+        this.logger.warn({ waitedMs: this.options.requestTimeoutMs + 1000 }, 'etcd heartbeat never settled; new client');
+        this.tracker.set(false, 'etcd client stopped answering');
+        if (this.haveSnapshot && this.recovering === null) void this.rebuildWatch('mirror');
+        return;
+      }
       this.tracker.heard();
       if (this.watchConnected && this.recovering === null) this.tracker.set(true, null);
       this.checkWatch(res.header.revision, res.kvs[0]?.mod_revision, Number(res.count));
@@ -427,7 +445,24 @@ class EtcdSource implements EtcdClusterSource {
       { reason: stall, revision: this.mirror.revision.toString(), etcdRevision: headerRevision },
       'etcd watch stalled; rebuilding it',
     );
-    void this.rebuildWatch('recovery');
+    void this.rebuildWatch('mirror');
+  }
+
+  /**
+   * Every call carries a deadline, so one that has not settled well after it means the client itself
+   * is wedged (seen after an etcd restart with auth): null then, and only a new client helps.
+   */
+  private async settleOrNull<T>(call: Promise<T>): Promise<T | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.options.requestTimeoutMs + 1000).unref();
+    });
+    try {
+      return await Promise.race([call, late]);
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => undefined);
+    }
   }
 
   private recordError(err: unknown, attempt: number): void {
