@@ -65,6 +65,29 @@ describe('watch stops on SIGTERM within 2 s', () => {
     expect(ms).toBeLessThan(STOP_BOUND_MS);
   });
 
+  it('while held back by --min-servers, with /healthz 503 as unable_to_sync says', async () => {
+    const client = etcd.client();
+    await client.put(`${PREFIX}/solo`).value('127.0.0.62');
+    const statusUrl = `http://127.0.0.1:${await freePort()}`;
+    const daemon = await watchAgainst(etcd.endpoint, ['--min-servers', '5', '--status-listen', statusUrl.slice('http://'.length)]);
+    await daemon.waitForLog((e) => e.msg === 'status endpoint listening');
+    const metrics = await eventually('unable_to_sync at 1', async () => {
+      const text = await (await fetch(`${statusUrl}/metrics`)).text();
+      return /^galera_haproxy_unable_to_sync 1$/m.test(text) ? text : undefined;
+    });
+    expect(metrics).toMatch(/^galera_haproxy_unable_to_sync 1$/m);
+    const health = await fetch(`${statusUrl}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.text()).toMatch(/unable to sync/);
+    const status = (await (await fetch(`${statusUrl}/status`)).json()) as { healthy: boolean; unableToSync: number; problems: string[] };
+    expect(status).toMatchObject({ healthy: false, unableToSync: 1 });
+    expect(status.problems).toContain('unable to sync HAProxy with etcd');
+    const { code, ms } = await stopTimed(daemon, 'held back, status served');
+    expect(code, daemon.output()).toBe(0);
+    expect(ms).toBeLessThan(STOP_BOUND_MS);
+    await client.delete().key(`${PREFIX}/solo`);
+  });
+
   it('after etcd went away mid-run, during a pass waiting for a reload to be confirmed', async () => {
     const client = etcd.client();
     await client.put(`${PREFIX}/a`).value('127.0.0.61');
