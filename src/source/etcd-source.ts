@@ -17,6 +17,9 @@ export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-
 
 const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
 
+/** How long `close()` waits for etcd to acknowledge the watch cancel (which ends the stream). */
+const CLOSE_CANCEL_MS = 300;
+
 /** How often the mirror is polled while a resync waits for the watch to deliver newer events. */
 const RESYNC_POLL_MS = 50;
 
@@ -127,9 +130,12 @@ class EtcdSource implements EtcdClusterSource {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const wake of this.sleepers) wake();
-    // Closing the client ends the watch stream and every call in flight; waiting for a cancel or for
-    // a read to time out against an unreachable etcd would hold up shutdown for seconds.
-    this.forgetWatcher();
+    // Reads in flight are not waited for, and the watch cancel only briefly: against an unreachable
+    // etcd either would hold up shutdown for seconds.
+    const cancelled = this.forgetWatcher();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([cancelled, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_CANCEL_MS)))]);
+    clearTimeout(timer);
     this.client.close();
     this.tracker.set(false);
   }
@@ -366,7 +372,7 @@ class EtcdSource implements EtcdClusterSource {
   private async rebuildWatch(from: 'mirror' | 'snapshot', cause: 'recovery' | 'resync' = 'recovery'): Promise<void> {
     if (this.closed) return;
     this.counters.watchRebuilds += 1;
-    this.forgetWatcher();
+    void this.forgetWatcher();
     this.replaceClient();
     if (from === 'mirror') this.createWatcher();
     else await this.recover(cause);
@@ -378,19 +384,22 @@ class EtcdSource implements EtcdClusterSource {
     old.close();
   }
 
-  private forgetWatcher(): void {
+  /**
+   * Silences the current watcher (the generation bump) and asks etcd to cancel it: closing a client
+   * does not end its watch stream, only the last watcher's cancel does. Resolves when the cancel is
+   * acknowledged, which may be never while etcd is unreachable: callers bound the wait.
+   */
+  private forgetWatcher(): Promise<void> {
+    const watcher = this.watcher;
     this.watcher = null;
     this.watchConnected = false;
     this.liveness.detach();
     this.generation += 1;
+    return watcher === null ? Promise.resolve() : watcher.cancel().catch(() => undefined);
   }
 
   private async dropWatcher(): Promise<void> {
-    const watcher = this.watcher;
-    this.forgetWatcher();
-    if (watcher === null) return;
-    // A cancel can hang while etcd is unreachable; the generation bump already silenced it.
-    await Promise.race([watcher.cancel().catch(() => undefined), this.sleep(1000)]);
+    await Promise.race([this.forgetWatcher(), this.sleep(1000)]);
   }
 
   /**
