@@ -29,5 +29,5 @@ void import('./program.js')
   .then((code) => {
     process.exitCode = code;
     // A handle left open by a library (a gRPC channel winding down) must not keep a finished command alive.
-    setTimeout(() => process.exit(code), 2_000).unref();
+    setTimeout(() => process.exit(code), 500).unref();
   });

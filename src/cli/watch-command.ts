@@ -13,6 +13,8 @@ import type { ClusterState } from '../model/types.js';
 
 /** How often the template is looked at besides its file system events (a stat; a hash when it changed). */
 const TEMPLATE_CHECK_MS = 2_000;
+/** How long SIGTERM waits for a pass in flight before the process exits anyway. */
+const STOP_GRACE_MS = 700;
 
 interface WatchFlags extends CommandFlags {
   statusListen?: string;
@@ -105,12 +107,21 @@ export function createWatchCommand(io: CliIO): Command {
       },
     });
     if (status) logger.info({ address: status.address }, 'status endpoint listening');
-    await loop.start();
-    const signal = await io.stopSignal;
+    // `start` waits up to the start timeout for a first snapshot; a signal meanwhile stops at once.
+    const started = loop.start();
+    const signal = await Promise.race([started.then(() => io.stopSignal), io.stopSignal]);
     logger.info({ signal }, 'stopping');
-    await status?.close();
-    await templateWatcher.close();
-    await loop.stop();
+    // A pass in flight may be waiting seconds for HAProxy to confirm a reload; an orchestrator's grace
+    // period is short, and the file is only ever replaced atomically, so it is not waited for long: the
+    // next start reconciles whatever the pass left undone.
+    const stopped = Promise.all([status?.close(), templateWatcher.close(), loop.stop(), started]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([stopped, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!inTime) {
+      logger.warn({ waitedMs: STOP_GRACE_MS }, 'a sync pass is still running; stopping without waiting for it');
+      return;
+    }
     logger.info('stopped');
   });
 }

@@ -21,7 +21,7 @@ class FakeSource implements ClusterSource {
     this.listener = listener;
   }
   health() {
-    return { connected: true, lastHeardAt: null, revision: null, lastError: null };
+    return { connected: true, lastHeardAt: null, revision: null, lastError: null, watch: { attached: true, verifiedAt: null } };
   }
   async close() {
     this.closed = true;

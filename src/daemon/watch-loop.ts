@@ -65,6 +65,7 @@ export class WatchLoop {
       },
       onHealth: (health) => {
         if (health.lastHeardAt !== null) this.deps.metrics.etcdLastHeard.set(health.lastHeardAt / 1000);
+        if (health.revision !== null) this.deps.metrics.etcdRevision.set(Number(health.revision));
       },
     });
     if (this.latest === null) {

@@ -48,7 +48,7 @@ export function createMetrics(): Metrics {
     }),
     etcdRevision: new Gauge({
       name: 'galera_haproxy_etcd_revision',
-      help: 'etcd revision of the last view applied',
+      help: 'etcd revision the mirror of the prefix has reached (every change up to it applied)',
       registers: [registry],
     }),
   };

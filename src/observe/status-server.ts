@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from './metrics.js';
+import type { SourceHealth } from '../source/types.js';
 
-/** What `/status` reports; kept by the daemon loop and read on each request. */
+/** What the daemon loop keeps for `/status`; read on each request. */
 export interface StatusReport {
-  readonly etcd: { readonly connected: boolean; readonly lastHeardAt: number | null; readonly revision: string | null; readonly lastError: string | null };
+  readonly etcd: SourceHealth;
   readonly lastPass: { readonly at: number; readonly outcome: string; readonly revision: string; readonly reason?: string } | null;
   readonly nodes: { readonly valid: number; readonly rejected: readonly { key: string; reason: string }[]; readonly incomplete: number };
 }
@@ -14,8 +15,10 @@ export interface StatusServer {
 }
 
 /**
- * `/metrics` (Prometheus), `/status` (JSON), `/healthz`: 200 while etcd was heard from within
- * `staleAfterMs` and the last pass did not fail, 503 otherwise, so an orchestrator can see a stalled watcher.
+ * `/metrics` (Prometheus), `/status` (JSON), `/healthz`. All three read the same values: `/healthz` is
+ * 503 while the watch has not been attached and delivering within `staleAfterMs` (unary answers alone
+ * do not count: a watch can be silently detached while they succeed), while `unable_to_sync` is 1, or
+ * after a failed pass; `/status` carries the same problems with the times as ISO text and ages.
  */
 export async function startStatusServer(options: {
   listen: string;
@@ -25,33 +28,33 @@ export async function startStatusServer(options: {
   now?: () => number;
 }): Promise<StatusServer> {
   const now = options.now ?? Date.now;
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const handle = async (path: string): Promise<{ code: number; type: string; body: string }> => {
     if (path === '/metrics') {
-      void options.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
-        res.end(text);
-      });
-      return;
+      return { code: 200, type: options.metrics.registry.contentType, body: await options.metrics.registry.metrics() };
     }
     const report = options.report();
+    const unableToSync = (await options.metrics.unableToSync.get()).values[0]?.value ?? 0;
+    const problems = listProblems(report, unableToSync, options.staleAfterMs, now());
     if (path === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(report)}\n`);
-      return;
+      const body = { healthy: problems.length === 0, problems, etcd: describeEtcd(report.etcd, now()), unableToSync, lastPass: report.lastPass, nodes: report.nodes };
+      return { code: 200, type: 'application/json', body: `${JSON.stringify(body)}\n` };
     }
     if (path === '/healthz') {
-      const problems: string[] = [];
-      const heard = report.etcd.lastHeardAt;
-      if (heard === null) problems.push('etcd has not answered yet');
-      else if (now() - heard > options.staleAfterMs) problems.push(`etcd silent for ${Math.round((now() - heard) / 1000)} s`);
-      if (report.lastPass?.outcome === 'failed') problems.push(`last sync failed: ${report.lastPass.reason ?? 'unknown'}`);
-      res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(problems.length === 0 ? 'ok\n' : `${problems.join('; ')}\n`);
-      return;
+      return { code: problems.length === 0 ? 200 : 503, type: 'text/plain', body: problems.length === 0 ? 'ok\n' : `${problems.join('; ')}\n` };
     }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: try /healthz, /status or /metrics\n');
+    return { code: 404, type: 'text/plain', body: 'not found: try /healthz, /status or /metrics\n' };
+  };
+  const server: Server = createServer((req, res) => {
+    void handle((req.url ?? '/').split('?')[0] ?? '/').then(
+      ({ code, type, body }) => {
+        res.writeHead(code, { 'content-type': type });
+        res.end(body);
+      },
+      (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+      },
+    );
   });
   const { host, port } = splitListen(options.listen);
   await new Promise<void>((resolve, reject) => {
@@ -65,8 +68,44 @@ export async function startStatusServer(options: {
   const address = typeof bound === 'object' && bound !== null ? `${bound.address}:${bound.port}` : options.listen;
   return {
     address,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // An idle keep-alive connection (a scraper's) would otherwise hold the close open.
+        server.closeAllConnections();
+      }),
   };
+}
+
+function listProblems(report: StatusReport, unableToSync: number, staleAfterMs: number, now: number): string[] {
+  const problems: string[] = [];
+  const { lastHeardAt, watch } = report.etcd;
+  if (lastHeardAt === null) problems.push('etcd has not answered yet');
+  else if (now - lastHeardAt > staleAfterMs) problems.push(`etcd silent for ${seconds(now - lastHeardAt)} s`);
+  if (watch.verifiedAt === null) problems.push('the etcd watch has not been attached yet');
+  else if (now - watch.verifiedAt > staleAfterMs) {
+    problems.push(`the etcd watch has not been ${watch.attached ? 'delivering' : 'attached'} for ${seconds(now - watch.verifiedAt)} s`);
+  }
+  if (unableToSync !== 0) problems.push('unable to sync HAProxy with etcd');
+  if (report.lastPass?.outcome === 'failed') problems.push(`last sync failed: ${report.lastPass.reason ?? 'unknown'}`);
+  return problems;
+}
+
+function describeEtcd(health: SourceHealth, now: number): Record<string, unknown> {
+  const at = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  const age = (ms: number | null): number | null => (ms === null ? null : seconds(now - ms));
+  return {
+    connected: health.connected,
+    lastHeardAt: at(health.lastHeardAt),
+    lastHeardAgeSeconds: age(health.lastHeardAt),
+    revision: health.revision,
+    lastError: health.lastError,
+    watch: { attached: health.watch.attached, verifiedAt: at(health.watch.verifiedAt), verifiedAgeSeconds: age(health.watch.verifiedAt) },
+  };
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms / 100) / 10;
 }
 
 function splitListen(listen: string): { host: string; port: number } {

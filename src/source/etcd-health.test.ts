@@ -28,7 +28,13 @@ describe('HealthTracker', () => {
     tracker.set(false);
     tracker.set(false, 'refused');
     expect(reports).toHaveLength(1);
-    expect(tracker.current()).toEqual({ connected: false, lastHeardAt: null, revision: '42', lastError: 'refused' });
+    expect(tracker.current()).toEqual({
+      connected: false,
+      lastHeardAt: null,
+      revision: '42',
+      lastError: 'refused',
+      watch: { attached: false, verifiedAt: null },
+    });
     tracker.set(true, null);
     expect(reports.at(-1)).toMatchObject({ connected: true, lastError: null });
   });
@@ -54,5 +60,20 @@ describe('HealthTracker', () => {
     tracker.checkStale();
     expect(lines).toHaveLength(1);
     expect(reports.at(-1)?.lastHeardAt).toBeNull();
+  });
+
+  it('reports answers at most once a second, so the last-heard time keeps moving without a flood', () => {
+    const { tracker, reports, advance } = setup();
+    tracker.heard();
+    expect(reports.at(-1)?.lastHeardAt).toBe(1000);
+    advance(400);
+    tracker.heard();
+    advance(400);
+    tracker.heard();
+    expect(reports).toHaveLength(1);
+    advance(300);
+    tracker.heard();
+    expect(reports).toHaveLength(2);
+    expect(reports.at(-1)?.lastHeardAt).toBe(2100);
   });
 });

@@ -1,5 +1,9 @@
 import type { Logger } from '../observe/logger.js';
 import type { SourceHealth } from './types.js';
+import type { WatchState } from './watch-liveness.js';
+
+/** Listeners hear about answers at most this often (plus every transition), for the last-heard gauge. */
+const HEARD_REPORT_MS = 1000;
 
 /**
  * What the source knows about etcd's reachability: when it last answered, whether the watch is up,
@@ -11,6 +15,7 @@ export class HealthTracker {
   private lastHeardAt: number | null = null;
   private lastError: string | null = null;
   private stale = false;
+  private reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly logger: Logger,
@@ -18,6 +23,7 @@ export class HealthTracker {
     private readonly revision: () => string | null,
     private readonly onChange: (health: SourceHealth) => void,
     private readonly now: () => number = Date.now,
+    private readonly watch: () => WatchState = () => ({ attached: false, verifiedAt: null }),
   ) {}
 
   get error(): string | null {
@@ -34,6 +40,7 @@ export class HealthTracker {
       lastHeardAt: this.lastHeardAt,
       revision: this.revision(),
       lastError: this.lastError,
+      watch: this.watch(),
     };
   }
 
@@ -45,6 +52,7 @@ export class HealthTracker {
       this.logger.info({ silentMs: this.lastHeardAt === null ? null : now - this.lastHeardAt }, 'etcd answering again');
     }
     this.lastHeardAt = now;
+    if (now - this.reportedAt >= HEARD_REPORT_MS) this.report();
   }
 
   /** Reports only transitions; `error` undefined keeps the last error while disconnected. */
@@ -53,7 +61,7 @@ export class HealthTracker {
     if (connected === this.connected && nextError === this.lastError) return;
     this.connected = connected;
     this.lastError = nextError;
-    this.onChange(this.current());
+    this.report();
   }
 
   checkStale(): void {
@@ -64,6 +72,11 @@ export class HealthTracker {
       { silentMs, lastHeardAt: this.lastHeardAt, revision: this.revision(), error: this.lastError },
       'etcd silent; serving the last known state',
     );
+    this.report();
+  }
+
+  private report(): void {
+    this.reportedAt = this.now();
     this.onChange(this.current());
   }
 }

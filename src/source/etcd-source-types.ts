@@ -11,11 +11,19 @@ export interface EtcdSourceStats {
   /** Periodic resyncs that found the mirror different from etcd (should stay 0). */
   readonly resyncDifferences: number;
   readonly watchDisconnects: number;
+  /** Watches rebuilt on a new client because they stalled (not attached, or not delivering). */
+  readonly watchRebuilds: number;
+  /** Times etcd's revision was found below the mirror's (restored data), each followed by a snapshot. */
+  readonly revisionRewinds: number;
 }
 
 export interface EtcdClusterSource extends ClusterSource {
   stats(): EtcdSourceStats;
-  /** Forces the periodic comparison now; resolves true when the mirror matched etcd. */
+  /**
+   * Forces the periodic comparison with etcd's latest state now; resolves true when the mirror matched
+   * (differences newer writes explain, and the watch delivers, count as a match), false when it had
+   * to rebuild the watch or could not read etcd.
+   */
   resyncNow(): Promise<boolean>;
 }
 

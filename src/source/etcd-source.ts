@@ -8,7 +8,8 @@ import { JitterBackoff } from './etcd-backoff.js';
 import { toSourceError } from './etcd-errors.js';
 import { describeEtcdOptions, type EtcdSourceOptions } from './etcd-options.js';
 import { createEtcdClient, invalidateAuthToken } from './etcd-writer.js';
-import { isEmptyDiff, KeyMirror, type MirrorEvent } from './key-mirror.js';
+import { isEmptyDiff, KeyMirror, listUnexplained, type MirrorEvent } from './key-mirror.js';
+import { WatchLiveness } from './watch-liveness.js';
 import type { SourceHealth, SourceListener, SourceView } from './types.js';
 import type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
@@ -16,21 +17,41 @@ export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-
 
 const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
 
+/** How long `close()` waits for etcd to acknowledge the watch cancel (which ends the stream). */
+const CLOSE_CANCEL_MS = 300;
+
+/** How often the mirror is polled while a resync waits for the watch to deliver newer events. */
+const RESYNC_POLL_MS = 50;
+
+interface Snapshot {
+  readonly kvs: KeyValue[];
+  readonly revision: bigint;
+  /** Each key's `mod_revision`, to tell writes newer than the mirror from ones it missed. */
+  readonly modRevisions: ReadonlyMap<string, bigint>;
+}
+
 /**
  * Mirrors every key under `options.prefix`: one range read at a single revision, then a watch from
  * revision + 1 that etcd3 reconnects after drops (resuming from our own revision, see `onDisconnected`).
  * A cancelled watch (compaction, or etcd refusing it) leads to a fresh snapshot that is reconciled
  * against the mirror, deletes included. Views are only emitted from successful reads, so an outage
- * never looks like "every node left".
+ * never looks like "every node left". The heartbeat also checks that the watch is attached and
+ * delivering (see `WatchLiveness`), and that etcd's revision never went backwards (a restore).
  */
 export function createEtcdSource(options: EtcdSourceOptions, logger: Logger, deps: EtcdSourceDeps = {}): EtcdClusterSource {
   return new EtcdSource(options, logger.child({ component: 'etcd-source' }), deps.client ?? createEtcdClient(options), deps);
+}
+
+/** Long enough for etcd3 to re-attach a dropped watch on its own (its backoff), never under 1 s. */
+function watchGraceMs(options: EtcdSourceOptions): number {
+  return Math.max(1000, 2 * options.backoff.maxMs);
 }
 
 class EtcdSource implements EtcdClusterSource {
   private readonly mirror = new KeyMirror();
   private readonly rangeStart: string;
   private readonly tracker: HealthTracker;
+  private readonly liveness: WatchLiveness;
   private listener: SourceListener | null = null;
   private watcher: Watcher | null = null;
   /** Bumped on every new watcher so late events of a discarded one are ignored. */
@@ -45,14 +66,17 @@ class EtcdSource implements EtcdClusterSource {
   private heartbeatInFlight = false;
   private watchConnected = false;
   private haveSnapshot = false;
-  private counters = { resnapshots: 0, resyncDifferences: 0, watchDisconnects: 0 };
+  /** Watch responses received, so a resync can tell a moving watch from a stuck one. */
+  private deliveries = 0;
+  private counters = { resnapshots: 0, resyncDifferences: 0, watchDisconnects: 0, watchRebuilds: 0, revisionRewinds: 0 };
 
   constructor(
     private readonly options: EtcdSourceOptions,
     private readonly logger: Logger,
-    private readonly client: Etcd3,
+    private client: Etcd3,
     private readonly deps: EtcdSourceDeps,
   ) {
+    this.liveness = new WatchLiveness(watchGraceMs(options));
     // The trailing slash keeps `/components/galera2` out of `/components/galera`.
     this.rangeStart = `${options.prefix}/`;
     this.tracker = new HealthTracker(
@@ -60,6 +84,8 @@ class EtcdSource implements EtcdClusterSource {
       options.staleAfterMs,
       () => (this.haveSnapshot ? this.mirror.revision.toString() : null),
       (health) => this.listener?.onHealth?.(health),
+      Date.now,
+      () => this.liveness.state(),
     );
   }
 
@@ -78,14 +104,8 @@ class EtcdSource implements EtcdClusterSource {
     if (this.options.resyncIntervalMs > 0) {
       this.resyncTimer = setInterval(() => void this.resyncNow(), this.options.resyncIntervalMs);
     }
-    let startTimer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      first.then(() => false),
-      new Promise<boolean>((resolve) => {
-        startTimer = setTimeout(() => resolve(true), this.options.startTimeoutMs);
-      }),
-    ]);
-    clearTimeout(startTimer);
+    // A sleep of the source's own, so `close()` ends the wait at once.
+    const timedOut = await Promise.race([first.then(() => false), this.sleep(this.options.startTimeoutMs).then(() => true)]);
     if (timedOut && !this.haveSnapshot && !this.closed) {
       this.logger.warn(
         { waitedMs: this.options.startTimeoutMs, error: this.tracker.error },
@@ -110,54 +130,73 @@ class EtcdSource implements EtcdClusterSource {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const wake of this.sleepers) wake();
-    await this.dropWatcher();
-    await this.recovering?.catch(() => undefined);
+    // Reads in flight are not waited for, and the watch cancel only briefly: against an unreachable
+    // etcd either would hold up shutdown for seconds.
+    const cancelled = this.forgetWatcher();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([cancelled, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_CANCEL_MS)))]);
+    clearTimeout(timer);
     this.client.close();
     this.tracker.set(false);
   }
 
   async resyncNow(): Promise<boolean> {
     if (this.closed || !this.haveSnapshot || this.recovering !== null) return true;
-    const revision = this.mirror.revision;
-    const expected = this.mirror.kvs();
+    const deliveriesAtStart = this.deliveries;
     try {
-      // Read at the mirror's own revision so the comparison is exact, not racing newer writes.
-      const { kvs } = await this.readSnapshot(revision);
-      const mirrorAtRevision = new KeyMirror();
-      mirrorAtRevision.reset(expected, revision);
-      const diff = mirrorAtRevision.diff(kvs);
-      if (isEmptyDiff(diff)) {
-        this.logger.debug({ revision: revision.toString(), keys: kvs.length }, 'resync: mirror matches etcd');
-        return true;
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        const mirrorRevision = this.mirror.revision;
+        // The latest state: a read at the mirror's own revision would agree with a mirror whose watch
+        // stopped delivering, however far etcd has moved on since.
+        const latest = await this.readSnapshot();
+        if (this.closed || this.recovering !== null) return true;
+        if (this.rewound(latest.revision, 'resync')) return false;
+        if (this.mirror.revision !== mirrorRevision) continue;
+        const diff = this.mirror.diff(latest.kvs);
+        if (isEmptyDiff(diff)) {
+          this.logger.debug({ revision: mirrorRevision.toString(), etcdRevision: latest.revision.toString(), keys: latest.kvs.length }, 'resync: mirror matches etcd');
+          return true;
+        }
+        const unexplained = listUnexplained(diff, latest.modRevisions, mirrorRevision, latest.revision);
+        if (unexplained.length === 0) {
+          if (this.deliveries !== deliveriesAtStart) return true;
+          // Writes newer than the mirror: a live watch delivers them within moments.
+          if (attempt === 1 && (await this.waitForMirror(latest.revision))) return true;
+          if (attempt === 1) continue;
+        }
+        this.counters.resyncDifferences += 1;
+        this.logger.warn(
+          { revision: mirrorRevision.toString(), etcdRevision: latest.revision.toString(), unexplained, ...diff },
+          'resync found the mirror behind etcd and the watch not delivering; rebuilding the watch',
+        );
+        await this.rebuildWatch('snapshot', 'resync');
+        return false;
       }
-      this.counters.resyncDifferences += 1;
-      this.logger.warn(
-        { revision: revision.toString(), ...diff },
-        'resync found the mirror different from etcd at the same revision (a bug); re-reading everything',
-      );
-      await this.restartWatch('resync');
-      return false;
-    } catch (err) {
-      const sourceError = toSourceError(err, 'resync');
-      if (sourceError.code === 'ETCD_COMPACTED' && !this.closed) {
-        // A quiet prefix in a busy keyspace falls behind the compaction point, so an exact comparison
-        // is impossible; re-reading still repairs any drift (writes newer than the mirror also show up
-        // in that re-read, so its differences are not counted as bugs).
-        this.logger.debug({ revision: revision.toString() }, 'resync: mirror revision compacted; re-reading');
-        await this.restartWatch('resync');
-        return true;
-      }
-      this.logger.debug({ error: describeError(err) }, 'resync skipped');
       return true;
+    } catch (err) {
+      if (this.closed) return true;
+      this.logger.warn({ error: describeError(toSourceError(err, 'resync')) }, 'resync could not read etcd');
+      return false;
     }
   }
 
-  private async readSnapshot(revision?: bigint): Promise<{ kvs: KeyValue[]; revision: bigint }> {
+  /** Resolves true once the mirror reaches `revision` (or moves at all), false after the watch grace. */
+  private async waitForMirror(revision: bigint): Promise<boolean> {
+    const deliveries = this.deliveries;
+    const deadline = Date.now() + watchGraceMs(this.options);
+    while (!this.closed && Date.now() < deadline) {
+      if (this.mirror.revision >= revision || this.deliveries !== deliveries) return true;
+      await this.sleep(RESYNC_POLL_MS);
+    }
+    return false;
+  }
+
+  private async readSnapshot(): Promise<Snapshot> {
     try {
-      const req = this.client.getAll().prefix(this.rangeStart);
-      const res = await (revision === undefined ? req : req.revision(revision.toString())).exec();
+      const res = await this.client.getAll().prefix(this.rangeStart).exec();
       this.tracker.heard();
-      return { kvs: res.kvs.map(decode), revision: BigInt(res.header.revision) };
+      const modRevisions = new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), BigInt(kv.mod_revision)]));
+      return { kvs: res.kvs.map(decode), revision: BigInt(res.header.revision), modRevisions };
     } catch (err) {
       throw toSourceError(err, `reading ${this.rangeStart} from etcd`);
     }
@@ -171,12 +210,18 @@ class EtcdSource implements EtcdClusterSource {
       let attempts = 0;
       while (!this.closed) {
         try {
-          const snapshot = await this.readSnapshot();
+          const snapshot = await this.settleOrNull(this.readSnapshot());
           if (this.closed) return;
+          if (snapshot === null) {
+            this.logger.warn({ waitedMs: this.options.requestTimeoutMs + 1000 }, 'etcd read never settled; new client');
+            this.replaceClient();
+            continue;
+          }
           this.installSnapshot(snapshot.kvs, snapshot.revision, cause);
           this.createWatcher();
           return;
         } catch (err) {
+          if (this.closed) return;
           attempts += 1;
           this.recordError(err, attempts);
           await this.sleep(backoff.duration);
@@ -218,32 +263,40 @@ class EtcdSource implements EtcdClusterSource {
       .startRevision((this.mirror.revision + 1n).toString())
       .watcher();
     this.watcher = watcher;
+    this.liveness.detach();
     const current = (): boolean => generation === this.generation && !this.closed;
+    let created = false;
     watcher.on('connected', () => {
       if (!current()) return;
+      created = true;
       this.tracker.heard();
       this.watchConnected = true;
+      this.liveness.attach();
       this.tracker.set(true, null);
     });
     watcher.on('data', (res: IWatchResponse) => {
       if (current()) this.onWatchData(res);
     });
     watcher.on('disconnected', (err: Error) => {
+      created = false;
       if (current()) this.onDisconnected(watcher, err);
     });
     // Without this listener etcd3 swallows a cancel (compaction, lost permission) and the watch stops.
     watcher.on('error', (err: Error) => {
-      if (current()) this.onWatchCancelled(err);
+      if (current()) this.onWatchCancelled(err, created);
     });
   }
 
   private onWatchData(res: IWatchResponse): void {
-    this.tracker.heard();
+    this.deliveries += 1;
+    if (this.rewound(BigInt(res.header.revision), 'watch')) return;
     this.watchConnected = true;
+    this.liveness.delivered();
     this.tracker.set(true, null);
     if (res.events.length === 0) {
       // A progress notification: every change under the prefix up to this revision was delivered.
       this.mirror.advance(BigInt(res.header.revision));
+      this.tracker.heard();
       return;
     }
     const events: MirrorEvent[] = res.events.map((ev) => ({
@@ -252,7 +305,10 @@ class EtcdSource implements EtcdClusterSource {
       value: ev.type === 'Put' ? ev.kv.value.toString('utf8') : '',
       revision: BigInt(ev.kv.mod_revision),
     }));
-    if (this.mirror.apply(events, this.deps.onEvent)) this.emit('watch');
+    const changed = this.mirror.apply(events, this.deps.onEvent);
+    // After the mirror moved, so a throttled health report carries the new revision.
+    this.tracker.heard();
+    if (changed) this.emit('watch');
   }
 
   private onDisconnected(watcher: Watcher, err: Error): void {
@@ -261,6 +317,7 @@ class EtcdSource implements EtcdClusterSource {
     // (etcd forgets simple tokens when it restarts).
     if (err instanceof EtcdInvalidAuthTokenError) invalidateAuthToken(this.client);
     this.watchConnected = false;
+    this.liveness.detach();
     this.tracker.set(false, describeError(err));
     // etcd3 would resume from the creation response's revision + 1, which skips events that were
     // still in flight when the stream broke; resume from what the mirror actually applied instead.
@@ -271,16 +328,33 @@ class EtcdSource implements EtcdClusterSource {
     );
   }
 
-  private onWatchCancelled(err: Error): void {
+  private onWatchCancelled(err: Error, created: boolean): void {
     const sourceError = toSourceError(err, 'etcd cancelled the watch');
+    this.watchConnected = false;
+    this.liveness.detach();
+    this.tracker.set(false, describeError(sourceError));
+    // etcd already dropped a cancelled watcher; asking it to cancel again would wait for nothing.
+    this.watcher = null;
+    this.generation += 1;
+    if (!created) {
+      // A watch refused at creation (etcd 3.5 answers a resumed watch whose token it forgot with a
+      // created+cancelled response) stays at the head of etcd3's attach queue, so no later watch on
+      // that client is ever sent: only a new client watches again. A refused token is renewed by it
+      // too, and the history is intact, so the watch resumes from the mirror without a snapshot.
+      const authOnly = err instanceof EtcdInvalidAuthTokenError;
+      this.logger.warn(
+        { code: sourceError.code, error: describeError(err), revision: this.mirror.revision.toString() },
+        authOnly ? 'etcd refused the watch with an expired token; new client, resuming the watch' : 'etcd refused the watch; new client and a fresh snapshot',
+      );
+      this.replaceClient();
+      if (authOnly) this.createWatcher();
+      else void this.recover('recovery');
+      return;
+    }
     this.logger.warn(
       { code: sourceError.code, error: describeError(err), revision: this.mirror.revision.toString() },
       'etcd watch cancelled; taking a fresh snapshot',
     );
-    this.watchConnected = false;
-    this.tracker.set(false, describeError(sourceError));
-    // etcd already dropped a cancelled watcher; asking it to cancel again would wait for nothing.
-    this.watcher = null;
     void this.restartWatch('recovery');
   }
 
@@ -289,30 +363,115 @@ class EtcdSource implements EtcdClusterSource {
     if (!this.closed) await this.recover(cause);
   }
 
-  private async dropWatcher(): Promise<void> {
+  /**
+   * A stalled watch may sit behind a wedged attach queue or a wedged client: a new client, then either a
+   * watch resumed from the mirror (the events it lacks are newer than its revision, and a compacted
+   * history cancels the watch, which takes the snapshot path) or, when the mirror itself cannot be
+   * trusted, a fresh snapshot.
+   */
+  private async rebuildWatch(from: 'mirror' | 'snapshot', cause: 'recovery' | 'resync' = 'recovery'): Promise<void> {
+    if (this.closed) return;
+    this.counters.watchRebuilds += 1;
+    void this.forgetWatcher();
+    this.replaceClient();
+    if (from === 'mirror') this.createWatcher();
+    else await this.recover(cause);
+  }
+
+  private replaceClient(): void {
+    const old = this.client;
+    this.client = createEtcdClient(this.options);
+    old.close();
+  }
+
+  /**
+   * Silences the current watcher (the generation bump) and asks etcd to cancel it: closing a client
+   * does not end its watch stream, only the last watcher's cancel does. Resolves when the cancel is
+   * acknowledged, which may be never while etcd is unreachable: callers bound the wait.
+   */
+  private forgetWatcher(): Promise<void> {
     const watcher = this.watcher;
     this.watcher = null;
     this.watchConnected = false;
+    this.liveness.detach();
     this.generation += 1;
-    if (watcher === null) return;
-    // A cancel can hang while etcd is unreachable; the generation bump already silenced it.
-    await Promise.race([watcher.cancel().catch(() => undefined), this.sleep(1000)]);
+    return watcher === null ? Promise.resolve() : watcher.cancel().catch(() => undefined);
+  }
+
+  private async dropWatcher(): Promise<void> {
+    await Promise.race([this.forgetWatcher(), this.sleep(1000)]);
+  }
+
+  /**
+   * etcd's revision never decreases, so a lower one means its data was replaced (a restore from a
+   * backup, a wiped member): the mirror and a watch resumed at a future revision would freeze. True
+   * when it did, after starting a fresh snapshot.
+   */
+  private rewound(etcdRevision: bigint, where: string): boolean {
+    if (!this.haveSnapshot || this.closed || etcdRevision >= this.mirror.revision) return false;
+    if (this.recovering !== null) return true;
+    this.counters.revisionRewinds += 1;
+    this.logger.warn(
+      { mirrorRevision: this.mirror.revision.toString(), etcdRevision: etcdRevision.toString(), where },
+      'etcd revision went backwards (restored or replaced data); taking a fresh snapshot',
+    );
+    void this.rebuildWatch('snapshot');
+    return true;
   }
 
   private async heartbeat(): Promise<void> {
     if (this.closed || this.heartbeatInFlight) return;
     this.heartbeatInFlight = true;
     try {
-      // A linearizable read of one key: cheap, and it fails when the member has no leader.
-      await this.client.get(`${this.rangeStart}\u0000heartbeat`).exec();
+      // A linearizable read (it fails when the member has no leader) of the newest key under the
+      // prefix and the key count: enough to know whether etcd holds changes the watch has not delivered.
+      const res = await this.settleOrNull(this.client.getAll().prefix(this.rangeStart).sort('Mod', 'Descend').limit(1).exec());
+      if (res === null) {
+        if (this.closed) return;
+        this.logger.warn({ waitedMs: this.options.requestTimeoutMs + 1000 }, 'etcd heartbeat never settled; new client');
+        this.tracker.set(false, 'etcd client stopped answering');
+        if (this.haveSnapshot && this.recovering === null) void this.rebuildWatch('mirror');
+        return;
+      }
       this.tracker.heard();
       if (this.watchConnected && this.recovering === null) this.tracker.set(true, null);
+      this.checkWatch(res.header.revision, res.kvs[0]?.mod_revision, Number(res.count));
     } catch (err) {
-      this.recordError(err, 0);
+      if (!this.closed) this.recordError(err, 0);
     } finally {
       this.heartbeatInFlight = false;
     }
     if (this.started) this.tracker.checkStale();
+  }
+
+  private checkWatch(headerRevision: string, newestModRevision: string | undefined, count: number): void {
+    if (this.closed || !this.haveSnapshot || this.recovering !== null) return;
+    if (this.rewound(BigInt(headerRevision), 'heartbeat')) return;
+    const owed = BigInt(newestModRevision ?? '0') > this.mirror.revision || count !== this.mirror.size;
+    const stall = this.liveness.observe(owed);
+    if (stall === null) return;
+    this.logger.warn(
+      { reason: stall, revision: this.mirror.revision.toString(), etcdRevision: headerRevision },
+      'etcd watch stalled; rebuilding it',
+    );
+    void this.rebuildWatch('mirror');
+  }
+
+  /**
+   * Every call carries a deadline, so one that has not settled well after it means the client itself
+   * is wedged (seen after an etcd restart with auth): null then, and only a new client helps.
+   */
+  private async settleOrNull<T>(call: Promise<T>): Promise<T | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.options.requestTimeoutMs + 1000).unref();
+    });
+    try {
+      return await Promise.race([call, late]);
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => undefined);
+    }
   }
 
   private recordError(err: unknown, attempt: number): void {

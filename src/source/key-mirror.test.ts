@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isEmptyDiff, KeyMirror, type MirrorEvent } from './key-mirror.js';
+import { isEmptyDiff, KeyMirror, listUnexplained, type MirrorEvent } from './key-mirror.js';
 import { JitterBackoff } from './etcd-backoff.js';
 
 const put = (key: string, value: string, revision: number): MirrorEvent => ({ type: 'put', key, value, revision: BigInt(revision) });
@@ -94,5 +94,21 @@ describe('JitterBackoff', () => {
       expect(backoff.duration).toBe(50);
       backoff = backoff.next();
     }
+  });
+});
+
+describe('listUnexplained', () => {
+  const mods = new Map([
+    ['/p/new', 12n],
+    ['/p/old', 8n],
+  ]);
+
+  it('writes newer than the mirror explain added, changed and removed keys', () => {
+    expect(listUnexplained({ added: ['/p/new'], changed: [], removed: ['/p/gone'] }, mods, 10n, 12n)).toEqual([]);
+  });
+
+  it('a key written at or below the mirror revision, or gone with nothing newer, was missed', () => {
+    expect(listUnexplained({ added: ['/p/old'], changed: [], removed: [] }, mods, 10n, 12n)).toEqual(['/p/old']);
+    expect(listUnexplained({ added: [], changed: [], removed: ['/p/gone'] }, mods, 10n, 10n)).toEqual(['/p/gone']);
   });
 });

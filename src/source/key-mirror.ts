@@ -103,3 +103,20 @@ export class KeyMirror {
 export function isEmptyDiff(diff: MirrorDiff): boolean {
   return diff.added.length === 0 && diff.removed.length === 0 && diff.changed.length === 0;
 }
+
+/**
+ * The differences between the mirror (at `mirrorRevision`) and a read of etcd (at `etcdRevision`) that
+ * events newer than the mirror cannot explain: a key added or changed at or below the mirror's
+ * revision, or a key gone although nothing happened after it. Anything listed means the watch missed
+ * something; an empty list means the watch may simply not have delivered the newer events yet.
+ */
+export function listUnexplained(
+  diff: MirrorDiff,
+  modRevisions: ReadonlyMap<string, bigint>,
+  mirrorRevision: bigint,
+  etcdRevision: bigint,
+): string[] {
+  const stale = [...diff.added, ...diff.changed].filter((key) => (modRevisions.get(key) ?? 0n) <= mirrorRevision);
+  const gone = etcdRevision <= mirrorRevision ? diff.removed : [];
+  return [...stale, ...gone];
+}

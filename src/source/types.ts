@@ -1,4 +1,5 @@
 import type { KeyValue } from '../model/types.js';
+import type { WatchState } from './watch-liveness.js';
 
 /** A consistent view of every key under the prefix, as of one etcd revision. */
 export interface SourceView {
@@ -13,13 +14,17 @@ export interface SourceHealth {
   readonly connected: boolean;
   /** Epoch ms when etcd last answered anything (response, event or progress notification), or null. */
   readonly lastHeardAt: number | null;
+  /** The mirror's revision: every change under the prefix up to it has been applied. */
   readonly revision: string | null;
   readonly lastError: string | null;
+  /** Whether the watch is attached, and when it was last known to be delivering. */
+  readonly watch: WatchState;
 }
 
 export interface SourceListener {
   /** Called after each change to the mirrored keys; cheap: the daemon debounces and reads `view`. */
   onChange(view: SourceView): void;
+  /** Transitions, and at most once a second while etcd answers (so last-heard and revision move). */
   onHealth?(health: SourceHealth): void;
 }
 

@@ -179,11 +179,34 @@ describe('galera-haproxy watch', () => {
   it('serves /healthz, /status and Prometheus /metrics', async () => {
     const health = await fetch(`${statusUrl}/healthz`);
     expect(health.status, await health.clone().text()).toBe(200);
-    const status = (await (await fetch(`${statusUrl}/status`)).json()) as { etcd: { connected: boolean; lastHeardAt: number }; lastPass: { outcome: string }; nodes: { valid: number } };
+    interface Status {
+      healthy: boolean;
+      problems: string[];
+      unableToSync: number;
+      etcd: { connected: boolean; lastHeardAt: string; lastHeardAgeSeconds: number; revision: string; watch: { attached: boolean; verifiedAt: string } };
+      lastPass: { outcome: string };
+      nodes: { valid: number };
+    }
+    // The revision is the mirror's: at least the newest write under the prefix, and the same in /metrics.
+    const newest = (await client.getAll().prefix(`${PREFIX}/`).sort('Mod', 'Descend').limit(1).exec()).kvs[0]!.mod_revision;
+    const status = await eventually('the status to reach the newest write', async () => {
+      const s = (await (await fetch(`${statusUrl}/status`)).json()) as Status;
+      return BigInt(s.etcd.revision) >= BigInt(newest) ? s : undefined;
+    });
+    expect(status).toMatchObject({ healthy: true, problems: [], unableToSync: 0 });
     expect(status.etcd.connected).toBe(true);
-    expect(Date.now() - status.etcd.lastHeardAt).toBeLessThan(30_000);
+    expect(status.etcd.watch.attached).toBe(true);
+    expect(status.etcd.lastHeardAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(Date.now() - Date.parse(status.etcd.lastHeardAt)).toBeLessThan(30_000);
+    expect(status.etcd.lastHeardAgeSeconds).toBeLessThan(30);
     expect(status.nodes.valid).toBeGreaterThan(0);
-    const metrics = await (await fetch(`${statusUrl}/metrics`)).text();
+    const metrics = await eventually('the revision gauge to follow the mirror', async () => {
+      const text = await (await fetch(`${statusUrl}/metrics`)).text();
+      return new RegExp(`^galera_haproxy_etcd_revision ${status.etcd.revision}$`, 'm').test(text) ? text : undefined;
+    });
+    // Heard on every answer (the heartbeat), not only when the watch connected.
+    const heard = Number(/^galera_haproxy_etcd_last_heard_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
+    expect(heard * 1000).toBeGreaterThan(Date.parse(status.etcd.lastHeardAt) - 2000);
     expect(metrics).toMatch(/^galera_haproxy_updates_total\{outcome="runtime"\} [1-9]/m);
     expect(metrics).toMatch(/^galera_haproxy_unable_to_sync 0$/m);
     expect(metrics).toMatch(/^galera_haproxy_nodes\{state="valid"\} [1-9]/m);
