@@ -14,7 +14,7 @@ import type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-
 
 export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
-const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
+const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), createRevision: BigInt(kv.create_revision) });
 
 /**
  * Mirrors every key under `options.prefix`: one range read at a single revision, then a watch from
@@ -251,6 +251,7 @@ class EtcdSource implements EtcdClusterSource {
       key: ev.kv.key.toString('utf8'),
       value: ev.type === 'Put' ? ev.kv.value.toString('utf8') : '',
       revision: BigInt(ev.kv.mod_revision),
+      createRevision: BigInt(ev.kv.create_revision),
     }));
     if (this.mirror.apply(events, this.deps.onEvent)) this.emit('watch');
   }
