@@ -50,7 +50,8 @@ export interface DecodeOptions {
  *   that holds it: two servers for one node would double its share, and the node registered first is the
  *   one HAProxy already serves and has checked UP, so a stray put must not replace it;
  * - server names are unique: a node whose preferred name is taken gets its next candidate
- *   ({@link serverNameCandidates}); an id that spells out another id's hashed name is rejected.
+ *   ({@link serverNameCandidates}); a node left with none (with `server_names=id`, an id that spells out
+ *   another id's hashed name) is rejected.
  * Keys outside the prefix (such as `/components/galera-old/…` matched by a bare range read) are skipped.
  */
 export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: DecodeOptions = {}): ClusterState {

@@ -74,10 +74,19 @@ describe('server names by host (the default)', () => {
     ]);
   });
 
+  it('keeps a node whose plain id another node registered as its host, under a hashed name', () => {
+    const state = decodeCluster(P, [...seed('abc', '10.0.0.1', 'db2', 10n), ...seed('db2', '10.0.0.2', undefined, 20n)]);
+    expect(state.rejected).toEqual([]);
+    expect(state.nodes.map((n) => [n.id, n.name])).toEqual([
+      ['abc', 'db2'],
+      ['db2', `db2-${fnv1a32('db2')}`],
+    ]);
+  });
+
   it('lists host, short id and full id as candidates, without repeats', () => {
     expect(serverNameCandidates(uuid, 'db1', 'host')).toEqual(['db1', '3397ba6c', serverNameFor(uuid)]);
-    expect(serverNameCandidates('db1', undefined, 'host')).toEqual(['db1']);
-    expect(serverNameCandidates('db1', 'db1', 'host')).toEqual(['db1']);
+    expect(serverNameCandidates('db1', undefined, 'host')).toEqual(['db1', `db1-${fnv1a32('db1')}`]);
+    expect(serverNameCandidates('db1', 'db1', 'host')).toEqual(['db1', `db1-${fnv1a32('db1')}`]);
     expect(serverNameCandidates(uuid, 'db1', 'id')).toEqual([serverNameFor(uuid)]);
   });
 });
