@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     await client.put(`${PREFIX}/node-a/ip`).value('127.0.0.21');
     await client.put(`${PREFIX}/node-a/port`).value('3306');
     await client.put(`${PREFIX}/node-a/host`).value('galera-a');
-    say('registered node-a (seed layout: /components/galera/node-a/{ip,port,host})');
+    say('registered node-a (seed layout: /components/galera/node-a/{ip,port,host}); HAProxy names it galera-a, its host');
 
     const rendered = await new Promise<string>((resolve, reject) => {
       const render = spawn(process.execPath, [CLI, 'render', '--check', ...common], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -14,6 +14,7 @@ import type { CliIO } from './io.js';
 import { ConfigError } from '../errors.js';
 import { HostResolver } from '../resolve/resolve-hosts.js';
 import { createSystemLookup } from '../resolve/system-lookup.js';
+import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.js';
 
 export type CommandFlags = PipelineFlags & EtcdFlags;
 
@@ -45,6 +46,8 @@ export interface Pipeline {
   readonly applier: Applier | null;
   /** Host names → IPs before the render, with the last good address of each name remembered. */
   readonly hosts: HostResolver;
+  /** Template variable `server_names`, already validated. */
+  readonly serverNames: ServerNaming;
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
 }
 
@@ -76,6 +79,7 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
         logger,
       })
     : null;
+  const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,
@@ -86,9 +90,10 @@ export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: b
     live,
     applier,
     hosts,
+    serverNames,
     syncDeps(renderer = template.renderer): SyncDeps {
       const singleWriter = (template.vars['writer'] ?? defaultVars()['writer']) === 'single';
-      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, hosts, logger, metrics };
+      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, serverNames, hosts, logger, metrics };
     },
   };
 }

@@ -60,7 +60,7 @@ export function createRenderCommand(io: CliIO): Command {
       }
     }
     // The file shows what the daemon would write: host names resolved to IPs.
-    const state = await pipeline.hosts.resolve(decodeCluster(options.prefix, kvs), logger);
+    const state = await pipeline.hosts.resolve(decodeCluster(options.prefix, kvs, { serverNames: pipeline.serverNames }), logger);
     for (const r of state.rejected) logger.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
     if (state.nodes.length < options.minServers) {
       throw new CommandFailed(`${state.nodes.length} valid node(s) under ${options.prefix}, fewer than --min-servers ${options.minServers}`, ExitCode.rejected);

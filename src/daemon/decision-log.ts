@@ -24,4 +24,8 @@ export function logDecisions(log: Logger, previous: ClusterState | null, state: 
     );
   }
   for (const r of changes.newlyRejected) log.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
+  const noted = new Set((previous?.notes ?? []).map((n) => `${n.key}\u0000${n.reason}`));
+  for (const n of state.notes ?? []) {
+    if (!noted.has(`${n.key}\u0000${n.reason}`)) log.debug({ key: n.key, node: n.id }, `node value: ${n.key}: ${n.reason}`);
+  }
 }

@@ -1,6 +1,7 @@
 import { decodeCluster } from '../model/decode-cluster.js';
 import { structureOf } from '../plan/parse-servers.js';
 import type { ClusterState } from '../model/types.js';
+import type { ServerNaming } from '../model/server-name.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
 import type { Logger } from '../observe/logger.js';
@@ -29,6 +30,8 @@ export interface SyncDeps {
    * keep the writer the file already names while it is registered, so writes do not move needlessly.
    */
   readonly singleWriter?: boolean;
+  /** How server names are chosen (template variable `server_names`). @default "host" */
+  readonly serverNames?: ServerNaming;
   /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
   readonly lane?: FileLane | null;
   /**
@@ -61,7 +64,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const log = deps.logger.child({ revision: view.revision });
-  const decoded = decodeCluster(deps.prefix, view.kvs);
+  const decoded = decodeCluster(deps.prefix, view.kvs, deps.serverNames === undefined ? {} : { serverNames: deps.serverNames });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);
   deps.metrics.nodes.set({ state: 'valid' }, state.nodes.length);

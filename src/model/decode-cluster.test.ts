@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCluster, normalizePrefix } from './decode-cluster.js';
 import type { KeyValue } from './types.js';
 import { findControlCharacter } from './validate-address.js';
+import { fnv1a32 } from './server-name.js';
 
 const P = '/components/galera';
 
@@ -29,7 +30,7 @@ describe('decodeCluster layouts', () => {
     expect(state.nodes).toEqual([
       {
         id: 'db1',
-        name: 'db1',
+        name: 'db1.example.org',
         address: '10.0.0.1',
         port: 3307,
         weight: 1,
@@ -138,21 +139,51 @@ describe('decodeCluster layouts', () => {
     expect(state.rejected).toEqual([{ key: `${P}/a/host`, id: 'a', reason: expect.stringContaining('node kept') }]);
   });
 
-  it('rejects the later id (sorted) for a duplicate address:port, whatever the key order', () => {
+  it('rejects the later id (sorted) for a duplicate address:port when neither carries a revision, whatever the key order', () => {
     const forward = kvs({ [`${P}/a`]: '10.0.0.1', [`${P}/b/ip`]: '10.0.0.1', [`${P}/b/port`]: '3306' });
     for (const order of [forward, [...forward].reverse()]) {
       const state = decodeCluster(P, order);
       expect(state.nodes.map((n) => n.id)).toEqual(['a']);
       expect(state.rejected).toEqual([
-        { key: `${P}/b/ip`, id: 'b', reason: expect.stringContaining('10.0.0.1:3306 is already registered by id "a"') },
+        { key: `${P}/b/ip`, id: 'b', reason: expect.stringContaining(`10.0.0.1:3306 is already served by ${P}/a, registered earlier`) },
       ]);
     }
+  });
+
+  it('keeps the established registration of a duplicate address:port, even when its id sorts later', () => {
+    const uuid = '3397ba6c-54f3-4c4e-9d0a-0b5e7cca75f4';
+    const established: KeyValue[] = [
+      { key: `${P}/${uuid}/ip`, value: '127.0.0.161', createRevision: 5n },
+      { key: `${P}/${uuid}/port`, value: '3306', createRevision: 6n },
+      { key: `${P}/${uuid}/host`, value: 'db1', createRevision: 7n },
+    ];
+    const stray: KeyValue = { key: `${P}/0-dup/ip`, value: '127.0.0.161', createRevision: 42n };
+    for (const order of [[...established, stray], [stray, ...established].reverse()]) {
+      const state = decodeCluster(P, order);
+      expect(state.nodes.map((n) => [n.id, n.createRevision])).toEqual([[uuid, 5n]]);
+      // One rejection naming both keys: the stray one it is filed against, and the one that keeps the address.
+      expect(state.rejected).toEqual([
+        { key: `${P}/0-dup/ip`, id: '0-dup', reason: expect.stringContaining(`127.0.0.161:3306 is already served by ${P}/${uuid}/ip, registered earlier`) },
+      ]);
+    }
+    // Stable across passes, so the decision log (which reports a rejection only when it is new) says it once.
+    expect(decodeCluster(P, [stray, ...established]).rejected).toEqual(decodeCluster(P, [...established, stray]).rejected);
+  });
+
+  it('ranks a node by the first-created of its keys: re-putting one key does not make it newer', () => {
+    const state = decodeCluster(P, [
+      { key: `${P}/a/ip`, value: '10.0.0.1', createRevision: 20n },
+      { key: `${P}/b/ip`, value: '10.0.0.1', createRevision: 30n },
+      { key: `${P}/b/host`, value: 'b', createRevision: 10n },
+    ]);
+    expect(state.nodes.map((n) => n.id)).toEqual(['b']);
+    expect(state.rejected.map((r) => r.id)).toEqual(['a']);
   });
 
   it('treats two spellings of one IPv6 address as a duplicate', () => {
     const state = decodeCluster(P, kvs({ [`${P}/a`]: '[fd00::1]:3306', [`${P}/b`]: '[FD00:0::1]' }));
     expect(state.nodes.map((n) => n.id)).toEqual(['a']);
-    expect(state.rejected[0]?.reason).toContain('[fd00::1]:3306 is already registered');
+    expect(state.rejected[0]?.reason).toContain('[fd00::1]:3306 is already served by');
   });
 
   it('allows one address on two ports', () => {
@@ -167,8 +198,9 @@ describe('decodeCluster layouts', () => {
     const state = decodeCluster(P, kvs({ [`${P}/db 1`]: '10.0.0.1', [`${P}/${hashed}`]: '10.0.0.2' }));
     const names = state.nodes.map((n) => n.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(state.nodes).toHaveLength(1);
-    expect(state.rejected[0]?.reason).toMatch(/already used by id/);
+    // The later one falls back to its own hashed name rather than being left out.
+    expect(state.rejected).toEqual([]);
+    expect(names).toEqual([hashed, `${hashed}-${fnv1a32(hashed)}`].sort());
   });
 
   it('sorts nodes by name and lists the keys each came from', () => {
@@ -224,16 +256,21 @@ const HOSTILE_FLAT: ReadonlyArray<readonly [string, RegExp]> = [
   ['db_1.example.org', /only letters, digits/],
   ['x'.repeat(2000), /max 1024/],
   // JSON: wrong types, extra keys, nested objects, huge numbers, escaped control characters.
-  ['{"ip":"10.0.0.1","port":"3306"}', /"port" must be an integer, got string/],
+  ['{"ip":"10.0.0.1","port":"33\\n06"}', /"port": value "33\\n06" contains control character U\+000A/],
+  ['{"ip":"10.0.0.1","port":"3306#"}', /'#'/],
+  ['{"ip":"10.0.0.1","port":"70000"}', /"port": port "70000" is out of range 1-65535/],
+  ['{"ip":"10.0.0.1","port":"0x10"}', /"port": port "0x10" is not a decimal integer/],
+  ['{"ip":"10.0.0.1","port":"3306.0"}', /not a decimal integer/],
+  ['{"ip":"10.0.0.1","port":""}', /"port": value is empty/],
+  ['{"ip":"10.0.0.1","port":true}', /"port" must be an integer or a decimal string, got boolean true/],
+  ['{"ip":"10.0.0.1","weight":"-1"}', /"weight": weight "-1" is not a decimal integer/],
   ['{"ip":"10.0.0.1","port":3306.5}', /not an integer/],
   ['{"ip":"10.0.0.1","port":1e400}', /not an integer/],
   ['{"ip":"10.0.0.1","port":70000}', /out of range 1-65535/],
   ['{"ip":"10.0.0.1","weight":257}', /weight "257" is out of range 0-256/],
   ['{"ip":"10.0.0.1","weight":-1}', /out of range 0-256/],
-  ['{"ip":"10.0.0.1","weight":"10"}', /"weight" must be an integer/],
   ['{"ip":"10.0.0.1","backup":"true"}', /"backup" must be true or false/],
   ['{"ip":"10.0.0.1","backup":1}', /"backup" must be true or false/],
-  ['{"ip":"10.0.0.1","wieght":10}', /unknown key "wieght"/],
   ['{"ip":{"v4":"10.0.0.1"}}', /"ip" must be a string, got an object/],
   ['{"ip":["10.0.0.1"]}', /"ip" must be a string, got an array/],
   ['{"ip":null}', /got null/],
@@ -269,6 +306,24 @@ describe('decodeCluster rejects hostile values', () => {
     const state = decodeCluster(P, kvs({ ...base, [`${P}/n1/${leaf}`]: value }));
     expect(state.nodes).toEqual([]);
     expect(state.rejected).toEqual([{ key: `${P}/n1/${leaf}`, id: 'n1', reason: expect.stringMatching(reason) }]);
+  });
+
+  it.each([
+    ['{"ip":"10.0.0.1","port":"3307"}', 3307, 1],
+    ['{"ip":"10.0.0.1","port":" 3307 "}', 3307, 1],
+    ['{"ip":"10.0.0.1","port":3307,"weight":"10"}', 3307, 10],
+  ])('accepts a JSON port or weight written as a decimal string, as the seed layout does: %j', (value, port, weight) => {
+    const state = flat(value);
+    expect(state.rejected).toEqual([]);
+    expect(state.nodes[0]).toMatchObject({ address: '10.0.0.1', port, weight });
+  });
+
+  it('ignores unknown JSON fields, keeping the node and noting the fields for the debug log', () => {
+    const state = flat('{"ip":"10.0.0.1","port":3306,"datacenter":"eu-1","wieght":10}');
+    expect(state.rejected).toEqual([]);
+    expect(state.nodes).toHaveLength(1);
+    expect(state.notes).toEqual([{ key: `${P}/n1`, id: 'n1', reason: expect.stringContaining('JSON field "datacenter", "wieght" ignored') }]);
+    expect(flat('{"ip":"10.0.0.1"}').notes).toBeUndefined();
   });
 
   it('accepts a port with surrounding whitespace, which is trimmed', () => {

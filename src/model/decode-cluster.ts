@@ -1,5 +1,5 @@
-import { checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
-import { serverNameFor } from './server-name.js';
+import { JSON_FIELDS, checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
+import { DEFAULT_SERVER_NAMING, serverNameCandidates, type ServerNaming } from './server-name.js';
 import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
 import {
   DEFAULT_PORT,
@@ -10,6 +10,7 @@ import {
   checkPortText,
   checkWeightText,
   cleanValue,
+  quote,
   type Checked,
 } from './validate-address.js';
 
@@ -31,24 +32,34 @@ export function normalizePrefix(prefix: string): string {
   return `${prefix.replace(/\/+$/, '')}/`;
 }
 
+/** Options of {@link decodeCluster}. */
+export interface DecodeOptions {
+  /** How server names are chosen. @default "host" */
+  readonly serverNames?: ServerNaming;
+}
+
 /**
  * Decodes every key under `prefix` into validated nodes. Three layouts may be mixed under one prefix:
  * the seed's `<id>/ip`, `<id>/port`, `<id>/host`; flat `<id>` = `ip`, `ip:port` or `[ipv6]:port`; and
  * flat JSON. Nothing here throws on bad input: each bad key or node becomes a {@link Rejection} with a
  * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering).
  *
- * Ids are processed in sorted order (UTF-16 code units, not locale), which makes two guarantees
- * independent of the order etcd returned the keys in:
- * - one address:port registered under two ids is rejected for the later id: two servers pointing at one
- *   node would double its share of the traffic;
- * - server names are unique: {@link serverNameFor} already makes distinct ids give distinct names unless
- *   an id spells out another id's hashed name, and that later id is rejected too.
+ * Nodes claim addresses and names in the order they registered (lowest etcd `create_revision` of their
+ * keys, then id in UTF-16 code-unit order), whatever order etcd returned the keys in:
+ * - one address:port registered under two ids is rejected for the later registration, naming the key
+ *   that holds it: two servers for one node would double its share, and the node registered first is the
+ *   one HAProxy already serves and has checked UP, so a stray put must not replace it;
+ * - server names are unique: a node whose preferred name is taken gets its next candidate
+ *   ({@link serverNameCandidates}); a node left with none (with `server_names=id`, an id that spells out
+ *   another id's hashed name) is rejected.
  * Keys outside the prefix (such as `/components/galera-old/…` matched by a bare range read) are skipped.
  */
-export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>): ClusterState {
+export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: DecodeOptions = {}): ClusterState {
+  const naming = options.serverNames ?? DEFAULT_SERVER_NAMING;
   const base = normalizePrefix(prefix);
   const rejected: Rejection[] = [];
   const incomplete: Rejection[] = [];
+  const notes: Rejection[] = [];
   const entries = new Map<string, IdEntry>();
 
   for (const kv of kvs) {
@@ -75,41 +86,61 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>): ClusterS
     }
   }
 
+  const candidates: Decoded[] = [];
+  for (const id of [...entries.keys()].sort(compareText)) {
+    const entry = entries.get(id);
+    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes);
+    if (decoded !== null) candidates.push(decoded);
+  }
+  candidates.sort(compareEstablished);
+
   const nodes: GaleraNode[] = [];
   const nameOwner = new Map<string, string>();
   const endpointOwner = new Map<string, string>();
-  const ids = [...entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-
-  for (const id of ids) {
-    const entry = entries.get(id);
-    if (entry === undefined) continue;
-    const decoded = decodeEntry(base, id, entry, rejected, incomplete);
-    if (decoded === null) continue;
-    const { endpoint, keys, mainKey } = decoded;
-
-    const name = serverNameFor(id);
-    const nameTaken = nameOwner.get(name);
-    if (nameTaken !== undefined) {
-      rejected.push({ key: mainKey, id, reason: `server name "${name}" is already used by id ${JSON.stringify(nameTaken)}; rename this id` });
-      continue;
-    }
+  for (const { id, endpoint, keys, mainKey, createRevision } of candidates) {
     const endpointKey = formatEndpoint(endpoint.address, endpoint.port);
     const endpointTaken = endpointOwner.get(endpointKey);
     if (endpointTaken !== undefined) {
-      rejected.push({
-        key: mainKey,
-        id,
-        reason: `${endpointKey} is already registered by id ${JSON.stringify(endpointTaken)}; a second server for one node would double its share`,
-      });
+      rejected.push({ key: mainKey, id, reason: duplicateEndpointReason(endpointKey, endpointTaken) });
+      continue;
+    }
+    const names = serverNameCandidates(id, endpoint.host, naming);
+    const name = names.find((n) => !nameOwner.has(n));
+    if (name === undefined) {
+      const last = names[names.length - 1] ?? '';
+      rejected.push({ key: mainKey, id, reason: `server name "${last}" is already used by id ${JSON.stringify(nameOwner.get(last))}; rename this id` });
       continue;
     }
     nameOwner.set(name, id);
-    endpointOwner.set(endpointKey, id);
-    nodes.push({ id, name, ...endpoint, keys });
+    endpointOwner.set(endpointKey, mainKey);
+    const node: GaleraNode = { id, name, ...endpoint, keys };
+    nodes.push(createRevision === undefined ? node : { ...node, createRevision });
   }
 
-  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { nodes, rejected, incomplete };
+  nodes.sort((a, b) => compareText(a.name, b.name));
+  return notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+}
+
+/**
+ * Why the later of two registrations of one address:port is left out; names the key that holds it, so
+ * an operator sees both sides in one line (the rejection itself carries the later key).
+ */
+export function duplicateEndpointReason(endpoint: string, ownerKey: string): string {
+  return `${endpoint} is already served by ${ownerKey}, registered earlier; a second server for one node would double its share`;
+}
+
+/** Registration order: lowest `create_revision` first (absent = oldest), then id. */
+export function compareEstablished(
+  a: { readonly id: string; readonly createRevision?: bigint },
+  b: { readonly id: string; readonly createRevision?: bigint },
+): number {
+  const ra = a.createRevision ?? 0n;
+  const rb = b.createRevision ?? 0n;
+  return ra < rb ? -1 : ra > rb ? 1 : compareText(a.id, b.id);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `addr:port`, with IPv6 in brackets: the form HAProxy and operators both read. */
@@ -122,14 +153,34 @@ function isSeedLeaf(leaf: string): leaf is SeedLeaf {
 }
 
 interface Decoded {
+  readonly id: string;
   readonly endpoint: Endpoint;
   readonly keys: string[];
   /** The key a node-level rejection is reported against. */
   readonly mainKey: string;
+  readonly createRevision?: bigint;
 }
 
-function decodeEntry(base: string, id: string, entry: IdEntry, rejected: Rejection[], incomplete: Rejection[]): Decoded | null {
+/** The lowest `create_revision` among `kvs`, or undefined when none carries one. */
+function firstCreated(kvs: Iterable<KeyValue>): bigint | undefined {
+  let first: bigint | undefined;
+  for (const { createRevision } of kvs) {
+    if (createRevision !== undefined && (first === undefined || createRevision < first)) first = createRevision;
+  }
+  return first;
+}
+
+function decodeEntry(
+  base: string,
+  id: string,
+  entry: IdEntry,
+  rejected: Rejection[],
+  incomplete: Rejection[],
+  notes: Rejection[],
+): Decoded | null {
   const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
+  const createRevision = firstCreated(entry.flat === undefined ? entry.leaves.values() : [entry.flat]);
+  const revision = createRevision === undefined ? {} : { createRevision };
   if (entry.flat !== undefined && entry.leaves.size > 0) {
     rejected.push({
       key: entry.flat.key,
@@ -144,7 +195,11 @@ function decodeEntry(base: string, id: string, entry: IdEntry, rejected: Rejecti
       rejected.push({ key: entry.flat.key, id, reason: parsed.reason });
       return null;
     }
-    return { endpoint: parsed.value, keys: [entry.flat.key], mainKey: entry.flat.key };
+    const { endpoint, ignoredFields } = parsed.value;
+    if (ignoredFields.length > 0) {
+      notes.push({ key: entry.flat.key, id, reason: `JSON field ${ignoredFields.map((f) => quote(f)).join(', ')} ignored (known: ${JSON_FIELDS.join(', ')})` });
+    }
+    return { id, endpoint, keys: [entry.flat.key], mainKey: entry.flat.key, ...revision };
   }
 
   const ipKv = entry.leaves.get('ip');
@@ -178,7 +233,7 @@ function decodeEntry(base: string, id: string, entry: IdEntry, rejected: Rejecti
     else rejected.push({ key: hostKv.key, id, reason: `${checked.reason} (field ignored, node kept)` });
   }
   const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup: backup.value };
-  return { endpoint: host === undefined ? endpoint : { ...endpoint, host }, keys: leafKeys.sort(), mainKey: ipKv.key };
+  return { id, endpoint: host === undefined ? endpoint : { ...endpoint, host }, keys: leafKeys.sort(), mainKey: ipKv.key, ...revision };
 }
 
 function field<T>(kv: KeyValue, check: (value: string) => Checked<T>): Checked<T> {

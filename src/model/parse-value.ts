@@ -7,6 +7,7 @@ import {
   checkPortNumber,
   checkPortText,
   checkWeightNumber,
+  checkWeightText,
   cleanValue,
   quote,
   type Checked,
@@ -21,13 +22,19 @@ export interface Endpoint {
   readonly host?: string;
 }
 
-const JSON_KEYS = ['ip', 'port', 'weight', 'backup', 'host'] as const;
+/** A flat value decoded, with the JSON fields that were ignored because this version does not know them. */
+export interface FlatValue {
+  readonly endpoint: Endpoint;
+  readonly ignoredFields: readonly string[];
+}
+
+export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host'] as const;
 
 /**
  * One flat value: `ip`, `host`, `ip:port`, `[ipv6]`, `[ipv6]:port`, a bare IPv6 address (all of it is the
  * address: `::1:3306` is an IPv6 address, write `[::1]:3306` for a port), or a JSON object.
  */
-export function parseFlatValue(raw: string): Checked<Endpoint> {
+export function parseFlatValue(raw: string): Checked<FlatValue> {
   const cleaned = cleanValue(raw);
   if (!cleaned.ok) return cleaned;
   const value = cleaned.value;
@@ -62,15 +69,17 @@ export function parseFlatValue(raw: string): Checked<Endpoint> {
     if (!checked.ok) return checked;
     port = checked.value;
   }
-  return { ok: true, value: { address: address.value, port, weight: DEFAULT_WEIGHT, backup: false } };
+  return { ok: true, value: { endpoint: { address: address.value, port, weight: DEFAULT_WEIGHT, backup: false }, ignoredFields: [] } };
 }
 
 /**
- * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "..."}`. Types are strict (a port
- * written as a string is refused rather than guessed) and unknown keys are refused, so a typo such as
- * `"wieght"` is reported instead of silently leaving the weight at its default.
+ * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "..."}`. `port` and `weight` may be
+ * numbers or decimal strings (`"3306"`, as the seed layout's text keys are read); anything else in them is
+ * refused. Unknown fields (`"datacenter"`, written by a newer registrar or another tool) are ignored and
+ * returned in `ignoredFields`: refusing them would take a healthy node out of HAProxy over data nobody here
+ * reads, and a typo such as `"wieght"` still shows up in the debug log.
  */
-export function parseJsonValue(value: string): Checked<Endpoint> {
+export function parseJsonValue(value: string): Checked<FlatValue> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -82,10 +91,7 @@ export function parseJsonValue(value: string): Checked<Endpoint> {
     return { ok: false, reason: 'JSON value must be an object like {"ip":"10.0.0.1","port":3306}' };
   }
   const record = parsed as Record<string, unknown>;
-  const unknown = Object.keys(record).filter((k) => !(JSON_KEYS as readonly string[]).includes(k));
-  if (unknown.length > 0) {
-    return { ok: false, reason: `JSON has unknown key ${quote(unknown[0] ?? '')} (known: ${JSON_KEYS.join(', ')})` };
-  }
+  const ignoredFields = Object.keys(record).filter((k) => !(JSON_FIELDS as readonly string[]).includes(k));
 
   const ip = record['ip'];
   if (ip === undefined) return { ok: false, reason: 'JSON has no "ip" key' };
@@ -97,9 +103,9 @@ export function parseJsonValue(value: string): Checked<Endpoint> {
   const address = bracketed ? checkIPv6(bracketed[1] ?? '') : checkAddress(ipClean.value);
   if (!address.ok) return address;
 
-  const port = readInteger(record, 'port', DEFAULT_PORT, checkPortNumber);
+  const port = readInteger(record, 'port', DEFAULT_PORT, checkPortNumber, checkPortText);
   if (!port.ok) return port;
-  const weight = readInteger(record, 'weight', DEFAULT_WEIGHT, checkWeightNumber);
+  const weight = readInteger(record, 'weight', DEFAULT_WEIGHT, checkWeightNumber, checkWeightText);
   if (!weight.ok) return weight;
 
   const backup = record['backup'] ?? false;
@@ -114,7 +120,7 @@ export function parseJsonValue(value: string): Checked<Endpoint> {
     host = checked.value;
   }
   const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup };
-  return { ok: true, value: host === undefined ? endpoint : { ...endpoint, host } };
+  return { ok: true, value: { endpoint: host === undefined ? endpoint : { ...endpoint, host }, ignoredFields } };
 }
 
 /** The informational host name: shown in logs and comments only, but still held to RFC 1123. */
@@ -130,11 +136,18 @@ function readInteger(
   key: 'port' | 'weight',
   fallback: number,
   check: (n: number) => Checked<number>,
+  checkText: (text: string) => Checked<number>,
 ): Checked<number> {
   const raw = record[key];
   if (raw === undefined) return { ok: true, value: fallback };
-  if (typeof raw !== 'number') return { ok: false, reason: `JSON "${key}" must be an integer, got ${jsonType(raw)}` };
-  return check(raw);
+  let checked: Checked<number>;
+  if (typeof raw === 'number') checked = check(raw);
+  else if (typeof raw === 'string') {
+    // The same rules as the seed layout's text keys: surrounding blanks trimmed, then digits only.
+    const cleaned = cleanValue(raw);
+    checked = cleaned.ok ? checkText(cleaned.value) : cleaned;
+  } else return { ok: false, reason: `JSON "${key}" must be an integer or a decimal string, got ${jsonType(raw)}` };
+  return checked.ok ? checked : { ok: false, reason: `JSON "${key}": ${checked.reason}` };
 }
 
 function jsonType(value: unknown): string {

@@ -2,6 +2,11 @@
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
+  /**
+   * etcd's `create_revision`: the revision at which the key was last created (a put over an existing key
+   * keeps it). Absent for values that do not come from etcd (a `--nodes` file); those rank as oldest.
+   */
+  readonly createRevision?: bigint;
 }
 
 /** A Galera node that passed validation and may be rendered into haproxy.cfg. */
@@ -25,6 +30,11 @@ export interface GaleraNode {
   readonly host?: string;
   /** The etcd keys this node was decoded from. */
   readonly keys: readonly string[];
+  /**
+   * The lowest `create_revision` among {@link keys}: when the node registered. Of two nodes claiming one
+   * address or name, the one registered first keeps it. Absent when the keys carry no revision.
+   */
+  readonly createRevision?: bigint;
 }
 
 /** Why a key or node under the prefix was not turned into a server. */
@@ -42,4 +52,6 @@ export interface ClusterState {
   readonly rejected: readonly Rejection[];
   /** Nodes still being registered (seed layout without `ip` yet): not an error. */
   readonly incomplete: readonly Rejection[];
+  /** Parts of a value ignored on purpose (a JSON field this version does not know): worth a debug line. */
+  readonly notes?: readonly Rejection[];
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { DEFAULT_SERVER_NAMING, SERVER_NAMINGS } from '../model/server-name.js';
 
 /** Checks one value; returns a reason (without the variable name) or null when the value is fine. */
 type Validator = (value: string) => string | null;
@@ -81,6 +82,11 @@ export const TEMPLATE_VARS = {
     default: 'shutdown-sessions',
     doc: 'what happens to open sessions of a node marked down: shutdown-sessions cuts them at once (a crashed or isolated node), none leaves them (a donor keeps serving what it has)',
     validate: (v) => (v === 'shutdown-sessions' || v === 'none' ? null : 'must be "shutdown-sessions" or "none"'),
+  },
+  server_names: {
+    default: DEFAULT_SERVER_NAMING,
+    doc: 'how servers are named: host = the node\'s registered host (else a short form of its id), id = the node id as registered',
+    validate: (v) => ((SERVER_NAMINGS as readonly string[]).includes(v) ? null : `must be ${SERVER_NAMINGS.map((n) => `"${n}"`).join(' or ')}`),
   },
   read_listen: { default: '', doc: 'bind address of a second, read-only listener; empty = none', validate: optional(bindAddress) },
   log_target: {

@@ -55,9 +55,19 @@ describe('replaceHostNames', () => {
     );
     expect(out.nodes.map((n) => n.name)).toEqual(['a']);
     expect(out.rejected).toEqual([
-      { key: `${PREFIX}/b/ip`, id: 'b', reason: 'db1.example resolves to 10.0.0.1:3306, which is already registered by id "a"; a second server for one node would double its share' },
+      { key: `${PREFIX}/b/ip`, id: 'b', reason: `db1.example resolves to 10.0.0.1:3306, which is already served by ${PREFIX}/a/ip, registered earlier; a second server for one node would double its share` },
       { key: `${PREFIX}/c/ip`, id: 'c', reason: 'host name nowhere.example does not resolve: getaddrinfo ENOTFOUND nowhere.example (node left out until it does)' },
     ]);
+  });
+
+  it('keeps the established node when a name registered later resolves to its endpoint, whatever the ids', () => {
+    const decoded = decodeCluster(PREFIX, [
+      { key: `${PREFIX}/a/ip`, value: 'db1.example', createRevision: 9n },
+      { key: `${PREFIX}/z/ip`, value: '10.0.0.1', createRevision: 3n },
+    ]);
+    const out = replaceHostNames(decoded, new Map([['db1.example', { ok: true, address: '10.0.0.1' }]]));
+    expect(out.nodes.map((n) => n.id)).toEqual(['z']);
+    expect(out.rejected).toEqual([{ key: `${PREFIX}/a/ip`, id: 'a', reason: expect.stringContaining(`already served by ${PREFIX}/z/ip, registered earlier`) }]);
   });
 });
 

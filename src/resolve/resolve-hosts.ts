@@ -1,6 +1,6 @@
 import type { ClusterState, GaleraNode, Rejection } from '../model/types.js';
 import { checkIPv4, checkIPv6, isIpLiteral } from '../model/validate-address.js';
-import { formatEndpoint } from '../model/decode-cluster.js';
+import { compareEstablished, duplicateEndpointReason, formatEndpoint } from '../model/decode-cluster.js';
 import type { Logger } from '../observe/logger.js';
 import { describeError } from '../errors.js';
 
@@ -111,14 +111,15 @@ export function chooseAddress(name: string, answers: readonly string[], current:
 
 /**
  * Pure: puts the resolved addresses in place of the names. A node whose name has no address is rejected
- * against its main key, and so is a node that lands on the ip:port of a node listed before it (two
- * servers for one node would double its share, as the model rules for literal addresses).
+ * against its main key, and so is a node that lands on the ip:port of a node registered before it, by the
+ * model's own rule ({@link compareEstablished}): two servers for one node would double its share, and the
+ * established one is the server HAProxy already has UP.
  */
 export function replaceHostNames(state: ClusterState, resolved: ReadonlyMap<string, Resolution>): ClusterState {
   const rejected: Rejection[] = [...state.rejected];
-  const nodes: GaleraNode[] = [];
+  const kept = new Map<GaleraNode, GaleraNode>();
   const owners = new Map<string, string>();
-  for (const node of state.nodes) {
+  for (const node of [...state.nodes].sort(compareEstablished)) {
     let next: GaleraNode = node;
     if (!isIpLiteral(node.address)) {
       const found = resolved.get(node.address) ?? { ok: false, reason: 'not looked up' };
@@ -132,12 +133,14 @@ export function replaceHostNames(state: ClusterState, resolved: ReadonlyMap<stri
     const owner = owners.get(endpoint);
     if (owner !== undefined) {
       const what = next.hostname === undefined ? endpoint : `${next.hostname} resolves to ${endpoint}, which`;
-      rejected.push({ key: mainKeyOf(node), id: node.id, reason: `${what} is already registered by id ${JSON.stringify(owner)}; a second server for one node would double its share` });
+      rejected.push({ key: mainKeyOf(node), id: node.id, reason: duplicateEndpointReason(what, owner) });
       continue;
     }
-    owners.set(endpoint, node.id);
-    nodes.push(next);
+    owners.set(endpoint, mainKeyOf(node));
+    kept.set(node, next);
   }
+  // Back in the model's order (by name), which the render relies on.
+  const nodes = state.nodes.flatMap((n) => kept.get(n) ?? []);
   return { ...state, nodes, rejected };
 }
 

@@ -15,7 +15,7 @@ import type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-
 
 export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
-const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
+const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), createRevision: BigInt(kv.create_revision) });
 
 /** How long `close()` waits for etcd to acknowledge the watch cancel (which ends the stream). */
 const CLOSE_CANCEL_MS = 300;
@@ -304,6 +304,7 @@ class EtcdSource implements EtcdClusterSource {
       key: ev.kv.key.toString('utf8'),
       value: ev.type === 'Put' ? ev.kv.value.toString('utf8') : '',
       revision: BigInt(ev.kv.mod_revision),
+      createRevision: BigInt(ev.kv.create_revision),
     }));
     const changed = this.mirror.apply(events, this.deps.onEvent);
     // After the mirror moved, so a throttled health report carries the new revision.

@@ -31,6 +31,17 @@ describe('KeyMirror', () => {
     expect(mirror.kvs().map((kv) => kv.key)).toEqual(['/p/a', '/p/b']);
   });
 
+  it('keeps each key\'s create revision from the snapshot and from watch puts, for the model to rank registrations', () => {
+    const mirror = new KeyMirror();
+    mirror.reset([{ key: '/p/a', value: '1', createRevision: 2n }], 5n);
+    // A put over an existing key keeps its create revision, as etcd reports it.
+    expect(mirror.apply([{ ...put('/p/a', '2', 6), createRevision: 2n }, { ...put('/p/b', '3', 7), createRevision: 7n }])).toBe(true);
+    expect(mirror.kvs()).toEqual([
+      { key: '/p/a', value: '2', createRevision: 2n },
+      { key: '/p/b', value: '3', createRevision: 7n },
+    ]);
+  });
+
   it('reports a put of the same value as no change but still counts it as seen', () => {
     const mirror = new KeyMirror();
     mirror.reset([{ key: '/p/a', value: '1' }], 1n);

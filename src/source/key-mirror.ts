@@ -7,6 +7,8 @@ export interface MirrorEvent {
   readonly value: string;
   /** The revision that made this change (etcd's `mod_revision`; for a delete, the delete's revision). */
   readonly revision: bigint;
+  /** etcd's `create_revision` of the key (puts only): the model ranks registrations by it. */
+  readonly createRevision?: bigint;
 }
 
 export interface MirrorDiff {
@@ -23,7 +25,7 @@ export interface MirrorDiff {
  * Pure: no I/O, so the resume and dedupe rules are unit-tested with plain values.
  */
 export class KeyMirror {
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, KeyValue>();
   private current: bigint = 0n;
   private sorted: readonly KeyValue[] | null = [];
   /** Events applied since the last `reset`, for "every put was seen" accounting. */
@@ -41,7 +43,7 @@ export class KeyMirror {
   reset(kvs: readonly KeyValue[], revision: bigint): MirrorDiff {
     const diff = this.diff(kvs);
     this.entries.clear();
-    for (const { key, value } of kvs) this.entries.set(key, value);
+    for (const kv of kvs) this.entries.set(kv.key, kv);
     this.current = revision;
     this.sorted = null;
     return diff;
@@ -56,8 +58,10 @@ export class KeyMirror {
     for (const event of events) {
       if (event.revision < this.current) continue;
       if (event.type === 'put') {
-        if (this.entries.get(event.key) !== event.value) {
-          this.entries.set(event.key, event.value);
+        const before = this.entries.get(event.key);
+        if (before?.value !== event.value || before.createRevision !== event.createRevision) {
+          const { key, value, createRevision } = event;
+          this.entries.set(key, createRevision === undefined ? { key, value } : { key, value, createRevision });
           changed = true;
         }
       } else if (this.entries.delete(event.key)) {
@@ -79,21 +83,20 @@ export class KeyMirror {
   /** Sorted by key; cached until the next change, so repeated reads of a quiet mirror are free. */
   kvs(): readonly KeyValue[] {
     if (this.sorted === null) {
-      this.sorted = [...this.entries]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([key, value]) => ({ key, value }));
+      this.sorted = [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     }
     return this.sorted;
   }
 
   diff(other: readonly KeyValue[]): MirrorDiff {
-    const otherMap = new Map(other.map(({ key, value }) => [key, value]));
+    const otherMap = new Map(other.map((kv) => [kv.key, kv]));
     const added: string[] = [];
     const changed: string[] = [];
-    for (const [key, value] of otherMap) {
+    for (const [key, kv] of otherMap) {
       const mine = this.entries.get(key);
       if (mine === undefined) added.push(key);
-      else if (mine !== value) changed.push(key);
+      // A key deleted and put back with the same value is a new registration: it ranks as the latest.
+      else if (mine.value !== kv.value || mine.createRevision !== kv.createRevision) changed.push(key);
     }
     const removed = [...this.entries.keys()].filter((key) => !otherMap.has(key));
     return { added, removed, changed };
