@@ -149,6 +149,27 @@ describe('default-server', () => {
   });
 });
 
+describe('a server renamed at the same address', () => {
+  it('keeps serving under its new name instead of earning its traffic again', async () => {
+    const socket = fakeSocket([server('3397ba6c-0b1e-4c1a-9d7e-5f2a8c3e1b00', 1)]);
+    const result = await applierOn(socket).apply({
+      previous: config([server('3397ba6c-0b1e-4c1a-9d7e-5f2a8c3e1b00', 1)]),
+      next: config([server('db1', 1)]),
+      revision: '2',
+    });
+    expect(result.outcome).toBe('runtime');
+    const add = socket.requests.find((r) => r.startsWith('add server'));
+    expect(add).toBe('add server galera/db1 10.0.0.1:3306 weight 10 check port 9200 inter 1s; enable health galera/db1; enable server galera/db1');
+  });
+
+  it('earns its traffic when the server it replaces was not UP', async () => {
+    const socket = fakeSocket([server('old', 1, { admin: 1 })]);
+    await applierOn(socket).apply({ previous: config([server('old', 1)]), next: config([server('db1', 1)]), revision: '2' });
+    const add = socket.requests.find((r) => r.startsWith('add server'));
+    expect(add).toContain('set server galera/db1 health down');
+  });
+});
+
 describe('set-addr', () => {
   it('moves a checked server at weight 0, marks it down, then gives its weight back, in one request', async () => {
     const socket = fakeSocket([server('a', 1), server('b', 2)]);

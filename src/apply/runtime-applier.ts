@@ -4,6 +4,7 @@ import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse
 import { planChanges } from '../plan/plan-changes.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
+import { forcedOutOfRotation } from '../plan/admin-state.js';
 import { createCommandReloader } from './command-reloader.js';
 import { Drainer } from './drainer.js';
 import { sendSocketCommand } from './haproxy-socket.js';
@@ -118,6 +119,19 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     return list;
   };
 
+  /**
+   * A server that replaces an UP one at the same address in the same backend (a node renamed, e.g. after
+   * a change of naming scheme) is the same machine under a new name: it keeps serving instead of
+   * earning its traffic again, or an upgrade that renames every server would leave none UP for rise × inter.
+   */
+  const renamedFromUp = (server: ServerSpec, runtime: ReadonlyMap<string, RuntimeServer>): boolean => {
+    for (const [key, live] of runtime) {
+      if (desired.has(key) || live.backend !== server.backend || live.operState !== 2) continue;
+      if (live.address === server.address && live.port === server.port && !forcedOutOfRotation(live)) return true;
+    }
+    return false;
+  };
+
   const runOp = async (op: RuntimeOp, next: ParsedConfig, runtime: ReadonlyMap<string, RuntimeServer>, revision: string): Promise<void> => {
     const key = keyOf(op.server);
     const parsed = next.servers.find((s) => keyOf(s) === key);
@@ -125,7 +139,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     const checked = parsed !== undefined && hasCheck(mergeServerOptions(defaults, parsed.options));
     switch (op.op) {
       case 'add':
-        if (parsed) await runCommands(send, addCommands(parsed, defaults, false));
+        if (parsed) await runCommands(send, addCommands(parsed, defaults, renamedFromUp(op.server, runtime)));
         return;
       case 'remove':
         await drainer.start(op.server, revision);
