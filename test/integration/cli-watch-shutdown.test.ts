@@ -67,7 +67,7 @@ describe('watch stops on SIGTERM within 2 s', () => {
 
   it('while held back by --min-servers, with /healthz 503 as unable_to_sync says', async () => {
     const client = etcd.client();
-    await client.put(`${PREFIX}/solo`).value('127.0.0.62');
+    await client.put(`${PREFIX}/solo`).value('127.0.0.64');
     const statusUrl = `http://127.0.0.1:${await freePort()}`;
     const daemon = await watchAgainst(etcd.endpoint, ['--min-servers', '5', '--status-listen', statusUrl.slice('http://'.length)]);
     await daemon.waitForLog((e) => e.msg === 'status endpoint listening');
@@ -90,7 +90,7 @@ describe('watch stops on SIGTERM within 2 s', () => {
 
   it('after etcd went away mid-run, during a pass waiting for a reload to be confirmed', async () => {
     const client = etcd.client();
-    await client.put(`${PREFIX}/a`).value('127.0.0.61');
+    await client.put(`${PREFIX}/a`).value('127.0.0.63');
     const daemon = await watchAgainst(etcd.endpoint);
     await daemon.waitForLog((e) => e.msg === 'etcd snapshot read');
     // With no master socket to confirm it, the reload keeps this pass busy for seconds.
