@@ -11,14 +11,15 @@ import { HaproxySink, ServingMonitor } from './haproxy-sink.js';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A node value in 127.0.0.0/8: HAProxy health-checks every server, and only loopback may be dialled. */
-let loopbackCounter = Math.floor(Math.random() * 65_024);
+let loopbackCounter = Math.floor(Math.random() * 64_516);
 /**
  * A loopback address not handed out before in this run: two keys never share one ip:port, so the expected
  * servers (decoded from etcd's values alone) need not know which of two duplicates registered first.
  */
 export const loopbackNodeValue = (): string => {
-  const n = loopbackCounter++ % 65_024;
-  return `127.0.${Math.floor(n / 254)}.${1 + (n % 254)}:3306`;
+  // 127.0.1.1–127.0.254.254: clear of 127.0.0.x, where the suites' own nodes listen.
+  const n = loopbackCounter++ % 64_516;
+  return `127.0.${1 + Math.floor(n / 254)}.${1 + (n % 254)}:3306`;
 };
 
 export interface DaemonWorldOptions {
