@@ -21,9 +21,9 @@ export function addPipelineFlags(cmd: Command): Command {
     .option('--set <name=value>', 'set a template variable (repeatable; see templates/README.md)', collect, [])
     .option('--haproxy-bin <path>', 'haproxy binary used for `haproxy -c`', 'haproxy')
     .option('--min-servers <n>', 'never write a Galera backend with fewer servers than this', '1')
-    .option('--check-timeout <duration>', 'time limit for `haproxy -c`', '10s')
+    .option('--check-timeout <duration>', 'time limit for `haproxy -c` (more than 0)', '10s')
     .option('--hosts-file <file>', 'hosts(5) file consulted before the system resolver for node host names (HAProxy is given IPs)')
-    .option('--resolve-interval <duration>', 'how often node host names are resolved again (a changed address is one set server addr)', '10s')
+    .option('--resolve-interval <duration>', 'how often node host names are resolved again (a changed address is one set server addr); 0 turns it off', '10s')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
 }
 

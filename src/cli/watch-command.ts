@@ -22,12 +22,12 @@ export function createWatchCommand(io: CliIO): Command {
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
     .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
-    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net)', '5m')
-    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests)', '5s')
+    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net); 0 turns it off', '5m')
+    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests); 0 turns it off', '5s')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
     .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s');
   return cmd.action(async (flags: WatchFlags) => {
-    const pipeline = composePipeline(flags, io, { apply: true });
+    const pipeline = await composePipeline(flags, io, { apply: true, statusListen: flags.statusListen });
     const { logger } = pipeline;
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
     let renderer: ConfigRenderer = pipeline.template.renderer;

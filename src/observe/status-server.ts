@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { parseListenAddress } from '../config/start-checks.js';
+import { ConfigError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 
 /** What `/status` reports; kept by the daemon loop and read on each request. */
@@ -53,9 +55,9 @@ export async function startStatusServer(options: {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found: try /healthz, /status or /metrics\n');
   });
-  const { host, port } = splitListen(options.listen);
+  const { host, port } = parseListenAddress(options.listen, '--status-listen');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: Error) => reject(new ConfigError(`--status-listen ${options.listen}: cannot listen: ${err.message}`, { cause: err })));
     server.listen({ host, port }, () => {
       server.off('error', reject);
       resolve();
@@ -67,11 +69,4 @@ export async function startStatusServer(options: {
     address,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new Error(`--status-listen "${listen}" must be host:port`);
-  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
