@@ -3,7 +3,7 @@ import { watch as watchFile } from 'chokidar';
 import { WatchLoop } from '../daemon/watch-loop.js';
 import { describeError } from '../errors.js';
 import type { CliIO } from './io.js';
-import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { addApplyFlags, addEtcdFlags, addPipelineFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
 import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
 import { startStatusServer, type StatusReport } from '../observe/status-server.js';
@@ -20,6 +20,7 @@ export function createWatchCommand(io: CliIO): Command {
   const cmd = new Command('watch').description(
     'The daemon: mirror the prefix (snapshot, then watch), debounce, and keep HAProxy in step until SIGTERM/SIGINT.',
   );
+  cmd.addHelpText('after', USAGE_EXAMPLES);
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
     .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
     .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net); 0 turns it off', '5m')

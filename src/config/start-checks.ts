@@ -11,17 +11,18 @@ import { unlinkQuietly, writeTemp } from '../render/atomic-write.js';
  * exit 2 with one line naming it, not a retry loop or a rejected change minutes later.
  */
 
-async function statOrExplain(path: string, flag: string, what: string): Promise<Stats> {
+/** stat(2) of `path`, or a ConfigError such as `--config /a/b.cfg: directory /a does not exist`. */
+async function statOrExplain(path: string, flag: string, value: string, what: string): Promise<Stats> {
   try {
     return await stat(path);
   } catch (err) {
-    throw new ConfigError(`${flag} ${path}: ${what} ${path} ${describePathError(err)}`);
+    throw new ConfigError(`${flag} ${value}: ${what} ${path} ${describePathError(err)}`);
   }
 }
 
 /** `--template`: a readable regular file. */
 export async function checkTemplateFile(path: string): Promise<void> {
-  const stats = await statOrExplain(path, '--template', 'file');
+  const stats = await statOrExplain(path, '--template', path, 'file');
   if (!stats.isFile()) throw new ConfigError(`--template ${path}: not a regular file`);
   try {
     await access(path, constants.R_OK);
@@ -37,7 +38,7 @@ export async function checkTemplateFile(path: string): Promise<void> {
  */
 export async function checkConfigPath(path: string): Promise<void> {
   const dir = dirname(path);
-  const dirStats = await statOrExplain(dir, '--config', 'directory');
+  const dirStats = await statOrExplain(dir, '--config', path, 'directory');
   if (!dirStats.isDirectory()) throw new ConfigError(`--config ${path}: ${dir} is not a directory`);
   let existing: Stats | null = null;
   try {
