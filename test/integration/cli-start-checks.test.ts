@@ -73,6 +73,18 @@ describe('paths named by flags', () => {
     expect(oneLine(d.stderr)).toBe(`galera-haproxy: --master-socket ${dir.path}: is a directory, not a socket`);
   });
 
+  it('a --master-socket that does not exist yet is accepted with a warning: HAProxy may start later', async () => {
+    const missing = join(dir.path, 'not-yet.sock');
+    const r = await runCli(['once', '--etcd-endpoints', deadEtcd, '--config', join(dir.path, 'haproxy.cfg'), '--master-socket', missing, '--log-level', 'warn'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(4);
+    const warning = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; masterSocket?: string })
+      .find((e) => e.masterSocket === missing);
+    expect(warning?.msg).toMatch(/does not exist yet/);
+  });
+
   it('once and watch without a way to reload name both flags', async () => {
     for (const command of ['once', 'watch']) {
       const r = await runCli([command, '--etcd-endpoints', deadEtcd, '--config', join(dir.path, 'haproxy.cfg')], { timeoutMs: 15_000 });
