@@ -84,15 +84,18 @@ export function parseListenAddress(listen: string, flag: string): { host: string
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
+/** Why an address could not be bound, as a ConfigError naming the flag. */
+export function listenError(listen: string, flag: string, err: NodeJS.ErrnoException): ConfigError {
+  const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'not an address of this host' : err.message;
+  return new ConfigError(`${flag} ${listen}: cannot listen: ${why}`);
+}
+
 /** Binds the address once and lets it go, so a port in use or a foreign address is an exit 2 now. */
 export async function checkListenAddress(listen: string, flag: string): Promise<void> {
   const { host, port } = parseListenAddress(listen, flag);
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'not an address of this host' : err.message;
-      reject(new ConfigError(`${flag} ${listen}: cannot listen: ${why}`));
-    });
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(listen, flag, err)));
     server.listen({ host, port }, () => server.close(() => resolve()));
   });
 }

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { parseListenAddress } from '../config/start-checks.js';
-import { ConfigError } from '../errors.js';
+import { listenError, parseListenAddress } from '../config/start-checks.js';
 import type { Metrics } from './metrics.js';
 
 /** What `/status` reports; kept by the daemon loop and read on each request. */
@@ -57,9 +56,10 @@ export async function startStatusServer(options: {
   });
   const { host, port } = parseListenAddress(options.listen, '--status-listen');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: Error) => reject(new ConfigError(`--status-listen ${options.listen}: cannot listen: ${err.message}`, { cause: err })));
+    const failed = (err: NodeJS.ErrnoException): void => reject(listenError(options.listen, '--status-listen', err));
+    server.once('error', failed);
     server.listen({ host, port }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
