@@ -56,11 +56,21 @@ export class CheckError extends GaleraHaproxyError {}
 /** Talking to HAProxy (Runtime API, master CLI, reload command) failed or gave an unexpected reply. */
 export class ApplyError extends GaleraHaproxyError {}
 
-/** Message of an unknown thrown value, for one-line logs. */
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * One line for logs and stderr: the message, then each cause in the chain that adds something.
+ * Wrappers often quote their cause already (`reading …: ECONNREFUSED`), and a cause repeated after it
+ * would print the same text twice, so a cause already contained in the line is skipped.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return `${err.message}${cause}`;
+  if (!(err instanceof Error)) return oneLine(String(err));
+  let line = oneLine(err.message);
+  const seen = new Set<Error>([err]);
+  for (let cause = err.cause; cause instanceof Error && !seen.has(cause); cause = cause.cause) {
+    seen.add(cause);
+    const text = oneLine(cause.message);
+    if (text !== '' && !line.includes(text)) line = `${line}: ${text}`;
   }
-  return String(err);
+  return line;
 }

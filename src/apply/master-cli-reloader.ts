@@ -1,3 +1,4 @@
+import { diagnoseSocketPath } from './socket-diagnosis.js';
 import { ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { Reloader } from './types.js';
@@ -83,7 +84,10 @@ export function createMasterCliReloader(options: MasterCliReloaderOptions): Relo
     async reload(reason: string): Promise<void> {
       const before = await showProc();
       if (before === null) {
-        throw new ApplyError('RELOAD_FAILED', `master CLI ${options.masterSocket} did not answer "show proc" before reload (${reason})`, { retryable: true });
+        const why = await diagnoseSocketPath(options.masterSocket);
+        throw new ApplyError('RELOAD_FAILED', `master CLI ${options.masterSocket} did not answer "show proc" before reload (${reason}): the path ${why}`, {
+          retryable: true,
+        });
       }
       let verdict: ReloadReply | null = null;
       try {

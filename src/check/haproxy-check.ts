@@ -5,7 +5,7 @@ import { DEFAULT_MODE, modeOf, renameDurably, unlinkQuietly, writeTemp } from '.
 import { formatDiagnostic, parseDiagnostics, type Diagnostic } from './parse-diagnostics.js';
 
 export type { Diagnostic, DiagnosticLevel } from './parse-diagnostics.js';
-export { formatDiagnostic, parseDiagnostics } from './parse-diagnostics.js';
+export { describeDiagnostic, formatDiagnostic, parseDiagnostics } from './parse-diagnostics.js';
 
 export interface CheckOptions {
   /** The `haproxy` executable (a name on PATH or a path). */
@@ -66,7 +66,7 @@ export async function checkConfig(options: CheckOptions): Promise<CheckResult> {
   }
 
   const output = [result.stderr, result.stdout].filter((s) => typeof s === 'string' && s.length > 0).join('\n');
-  const diagnostics = parseDiagnostics(output, options.configText);
+  const diagnostics = parseDiagnostics(output, options.configText, stagedPath);
   const ok = result.exitCode === 0;
   if (!ok) await unlinkQuietly(stagedPath);
   return { ok, stagedPath, diagnostics, durationMs };

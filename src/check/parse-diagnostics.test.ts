@@ -44,6 +44,14 @@ describe('parseDiagnostics', () => {
 
   it('formats one line per diagnostic', () => {
     const [, , d] = parseDiagnostics(HAPROXY_26_OUTPUT, CONFIG);
-    expect(d && formatDiagnostic(d)).toBe(`[alert] bad.cfg:3: unknown keyword 'bogus' in 'global' section ("bogus 1")`);
+    expect(d && formatDiagnostic(d)).toBe(`[alert] bad.cfg:3: unknown keyword 'bogus' in 'global' section (line 3: bogus 1)`);
+  });
+
+  it('quotes the named line of the checked file only, trimmed, with control characters escaped', () => {
+    const text = ['global', '    bogus\t1\x1b[31m   '].join('\n');
+    const output = '[ALERT] (1) : config : parsing [/etc/h/.staged:2] : unknown keyword\n[ALERT] (1) : config : parsing [/etc/h/other.cfg:2] : elsewhere\n';
+    const [own, other] = parseDiagnostics(output, text, '/etc/h/.staged');
+    expect(own && formatDiagnostic(own)).toBe('[alert] /etc/h/.staged:2: unknown keyword (line 2: bogus\\x091\\x1b[31m)');
+    expect(other?.source).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
+import { parseDurationIn } from '../config/daemon-options.js';
 import type { MysqlTarget } from '../galera/mysql-status.js';
 import { resolveMysqlPassword } from '../galera/mysql-password.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
@@ -41,8 +42,8 @@ export function createClustercheckCommand(io: CliIO): Command {
     .option('--mysql-password-file <path>', 'file holding the password (else env CLUSTERCHECK_PASSWORD or MYSQL_PWD)')
     .option('--available-when-donor', 'answer 200 while the node is Donor/Desynced', false)
     .option('--available-when-readonly', 'answer 200 while read_only=ON', false)
-    .option('--query-timeout <ms>', 'bound on one status read, connect included', '1000')
-    .option('--cache-ms <ms>', 'reuse a result this long, so a burst of checks costs one query', '300')
+    .option('--query-timeout <duration>', 'bound on one status read, connect included (a plain number is milliseconds)', '1s')
+    .option('--cache-ms <duration>', 'reuse a result this long, so a burst of checks costs one query (a plain number is milliseconds; 0 turns it off)', '300ms')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -74,8 +75,8 @@ export function createClustercheckCommand(io: CliIO): Command {
           listenPort: listen.port,
           mysql: mysqlTarget,
           policy: { availableWhenDonor: flags.availableWhenDonor, availableWhenReadonly: flags.availableWhenReadonly },
-          queryTimeoutMs: parseMs('--query-timeout', flags.queryTimeout, 50, 60_000),
-          cacheMs: parseMs('--cache-ms', flags.cacheMs, 0, 10_000),
+          queryTimeoutMs: parseDurationIn(flags.queryTimeout, '--query-timeout', 'ms', { minMs: 50, maxMs: 60_000 }),
+          cacheMs: parseDurationIn(flags.cacheMs, '--cache-ms', 'ms', { minMs: 0, maxMs: 10_000 }),
         },
         { logger },
       );

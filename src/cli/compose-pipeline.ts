@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createRenderer, defaultTemplatePath } from '../render/render-config.js';
+import { createRenderer, defaultTemplatePath, type Renderer } from '../render/render-config.js';
 import { defaultVars, parseSetFlags } from '../render/template-vars.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from '../observe/metrics.js';
 import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
 import type { CliIO } from './io.js';
 import { ConfigError } from '../errors.js';
+import { checkConfigPath, checkListenAddress, checkMasterSocket, checkTemplateFile } from '../config/start-checks.js';
 import { HostResolver } from '../resolve/resolve-hosts.js';
 import { createSystemLookup } from '../resolve/system-lookup.js';
 import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.js';
@@ -19,7 +20,7 @@ import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.j
 export type CommandFlags = PipelineFlags & EtcdFlags;
 
 export interface TemplateSetup {
-  readonly renderer: ConfigRenderer;
+  readonly renderer: Renderer;
   readonly templatePath: string;
   readonly vars: Readonly<Record<string, string>>;
 }
@@ -51,21 +52,32 @@ export interface Pipeline {
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
 }
 
+/** Every path and address a flag names, checked before etcd is contacted (see config/start-checks). */
+async function checkStartPaths(options: PipelineOptions, mode: { apply: boolean; statusListen?: string | undefined }, logger: Logger): Promise<void> {
+  if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
+    throw new ConfigError('changing HAProxy needs --master-socket <path> (HAProxy started with -W -S <path>) or --reload-cmd <argv>');
+  }
+  if (options.templatePath !== undefined) await checkTemplateFile(options.templatePath);
+  if (mode.apply) await checkConfigPath(options.configPath);
+  if (mode.apply && options.masterSocket !== undefined && !(await checkMasterSocket(options.masterSocket))) {
+    logger.warn({ masterSocket: options.masterSocket }, 'the master socket does not exist yet; reloads will fail until HAProxy creates it');
+  }
+  if (mode.statusListen !== undefined) await checkListenAddress(mode.statusListen, '--status-listen');
+}
+
 /**
  * The composition root: flags → validated options → every stage of the pipeline. `dry-run` (render) and
  * `once` are the same pipeline with the applier left out or run a single time.
  */
-export function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: boolean }): Pipeline {
+export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: boolean; statusListen?: string | undefined }): Promise<Pipeline> {
   const options = resolvePipelineOptions(flags);
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
+  await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
   const template = setUpTemplate(options);
   const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
   let source: Promise<ClusterSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
-  if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
-    throw new ConfigError('changing HAProxy needs --master-socket (HAProxy started with -W -S <socket>) or --reload-cmd');
-  }
   const applier = mode.apply
     ? createApplier({
         statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? defaultVars()['stats_socket'] ?? '/run/haproxy/admin.sock',

@@ -34,7 +34,7 @@ export function createOnceCommand(io: CliIO): Command {
   );
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)));
   return cmd.action(async (flags: CommandFlags) => {
-    const pipeline = composePipeline(flags, io, { apply: true });
+    const pipeline = await composePipeline(flags, io, { apply: true });
     let result: SyncResult;
     try {
       const view = await (await pipeline.source()).readOnce();

@@ -7,12 +7,14 @@ import { createWatchCommand } from './watch-command.js';
 import { createRegisterCommand } from './register-command.js';
 import { createClustercheckCommand } from './clustercheck-command.js';
 import { CommandFailed } from './command-failed.js';
+import { USAGE_EXAMPLES } from './pipeline-flags.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('galera-haproxy')
     .description('Keep HAProxy in step with the Galera nodes registered in etcd: render, haproxy -c, Runtime API first, confirmed reload.')
     .version('0.1.0')
     .showHelpAfterError()
+    .addHelpText('after', USAGE_EXAMPLES)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
+import { parseDurationIn } from '../config/daemon-options.js';
 import { runRegistration } from '../galera/register.js';
 import type { RegistrationLayout } from '../galera/registration-keys.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
@@ -37,10 +38,10 @@ export function createRegisterCommand(io: CliIO): Command {
     .requiredOption('--ip <ip>', 'address clients reach the node on (IPv4, IPv6 or host name)')
     .option('--port <port>', 'MySQL port', '3306')
     .option('--host <name>', 'informational host name (seed layout)', hostname())
-    .option('--ttl <seconds>', 'lease TTL: how long a dead node stays registered', '10')
+    .option('--ttl <duration>', 'lease TTL, whole seconds: how long a dead node stays registered (a plain number is seconds)', '10s')
     .addOption(new Option('--layout <layout>', 'key layout').choices(['seed', 'flat']).default('seed'))
     .option('--when-healthy <url>', 'register only while this URL answers 200 (e.g. the clustercheck)')
-    .option('--health-interval <ms>', 'how often to poll --when-healthy', '1000')
+    .option('--health-interval <duration>', 'how often to poll --when-healthy (a plain number is milliseconds)', '1s')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -48,8 +49,11 @@ export function createRegisterCommand(io: CliIO): Command {
     );
   return addEtcdFlags(cmd.addHelpText('after', describeSignals('logged; nothing to re-read'))).action(async (flags: RegisterFlags) => {
       const port = parsePositiveInt('--port', flags.port, 65_535);
-      const ttlSeconds = parsePositiveInt('--ttl', flags.ttl, 3_600);
-      const healthIntervalMs = parsePositiveInt('--health-interval', flags.healthInterval, 60_000);
+      const ttlMs = parseDurationIn(flags.ttl, '--ttl', 's', { minMs: 1_000, maxMs: 3_600_000 });
+      // etcd leases count in whole seconds.
+      if (ttlMs % 1000 !== 0) throw new ConfigError(`--ttl ${flags.ttl} must be whole seconds`);
+      const ttlSeconds = ttlMs / 1000;
+      const healthIntervalMs = parseDurationIn(flags.healthInterval, '--health-interval', 'ms', { minMs: 1, maxMs: 60_000 });
       if (flags.whenHealthy !== undefined) {
         try {
           new URL(flags.whenHealthy);

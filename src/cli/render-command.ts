@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, RenderError } from '../errors.js';
-import { decodeCluster } from '../model/decode-cluster.js';
+import { decodeCluster, normalizePrefix } from '../model/decode-cluster.js';
 import type { KeyValue } from '../model/types.js';
 import { createLiveConfig, logDiagnostic } from '../daemon/live-config.js';
 import { CommandFailed } from './command-failed.js';
@@ -14,6 +14,19 @@ import { composePipeline, type CommandFlags } from './compose-pipeline.js';
 interface RenderFlags extends CommandFlags {
   nodes?: string;
   check?: boolean;
+}
+
+/**
+ * Keys of a `--nodes` file outside the prefix are skipped by the decoder, as a range read would never
+ * return them; said in one line (how many, the prefix, one of them), since "0 valid nodes" alone hides
+ * a file written for another prefix.
+ */
+export function describeIgnoredKeys(kvs: readonly KeyValue[], prefix: string, path: string): string | null {
+  const base = normalizePrefix(prefix);
+  const outside = kvs.filter((kv) => !kv.key.startsWith(base));
+  if (outside.length === 0) return null;
+  const example = JSON.stringify(outside[0]?.key);
+  return `${outside.length} of ${kvs.length} key(s) in --nodes ${path} are outside --prefix ${prefix} and were ignored (e.g. ${example})`;
 }
 
 /** Reads a `--nodes` file: a JSON object of etcd keys to the values etcd would hold. */
@@ -43,15 +56,20 @@ export function createRenderCommand(io: CliIO): Command {
     .option('--nodes <file>', 'JSON object of etcd keys to values, instead of reading etcd')
     .option('--check', 'run haproxy -c on the rendered config');
   return cmd.action(async (flags: RenderFlags) => {
-    const pipeline = composePipeline(flags, io, { apply: false });
+    const pipeline = await composePipeline(flags, io, { apply: false });
     const { logger, options } = pipeline;
     let kvs: readonly KeyValue[];
     let revision: string;
+    let origin: string | undefined;
+    let ignored: string | null = null;
     if (flags.nodes !== undefined) {
       kvs = parseNodesFile(await readFile(flags.nodes, 'utf8').catch((err: unknown) => {
         throw new ConfigError(`--nodes ${flags.nodes}: ${(err as Error).message}`);
       }), flags.nodes);
       revision = 'file';
+      origin = `nodes file ${flags.nodes}`;
+      ignored = describeIgnoredKeys(kvs, options.prefix, flags.nodes);
+      if (ignored !== null) logger.warn(ignored);
     } else {
       try {
         ({ kvs, revision } = await (await pipeline.source()).readOnce());
@@ -63,11 +81,12 @@ export function createRenderCommand(io: CliIO): Command {
     const state = await pipeline.hosts.resolve(decodeCluster(options.prefix, kvs, { serverNames: pipeline.serverNames }), logger);
     for (const r of state.rejected) logger.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
     if (state.nodes.length < options.minServers) {
-      throw new CommandFailed(`${state.nodes.length} valid node(s) under ${options.prefix}, fewer than --min-servers ${options.minServers}`, ExitCode.rejected);
+      const why = ignored === null ? '' : `: ${ignored}`;
+      throw new CommandFailed(`${state.nodes.length} valid node(s) under ${options.prefix}, fewer than --min-servers ${options.minServers}${why}`, ExitCode.rejected);
     }
     let config: string;
     try {
-      config = pipeline.template.renderer.render(state, { revision });
+      config = pipeline.template.renderer.render(state, origin === undefined ? { revision } : { revision, origin });
     } catch (err) {
       throw err instanceof RenderError ? err : new RenderError(`render failed: ${(err as Error).message}`, { cause: err });
     }

@@ -4,7 +4,7 @@ import { watchFileContent } from '../daemon/file-content-watch.js';
 import { describeError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { describeSignals, handleControlSignals } from './control-signals.js';
-import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { addApplyFlags, addEtcdFlags, addPipelineFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
 import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
 import { startStatusServer, type StatusReport } from '../observe/status-server.js';
@@ -26,15 +26,16 @@ export function createWatchCommand(io: CliIO): Command {
   const cmd = new Command('watch').description(
     'The daemon: mirror the prefix (snapshot, then watch), debounce, and keep HAProxy in step until SIGTERM/SIGINT.',
   );
+  cmd.addHelpText('after', USAGE_EXAMPLES);
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
     .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
-    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net)', '5m')
-    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests)', '5s')
+    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net); 0 turns it off', '5m')
+    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests); 0 turns it off', '5s')
     .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
     .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s')
     .addHelpText('after', describeSignals('load the template again and run a pass'));
   return cmd.action(async (flags: WatchFlags) => {
-    const pipeline = composePipeline(flags, io, { apply: true });
+    const pipeline = await composePipeline(flags, io, { apply: true, statusListen: flags.statusListen });
     const { logger } = pipeline;
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
     let renderer: ConfigRenderer = pipeline.template.renderer;

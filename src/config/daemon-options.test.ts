@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseReloadCmd, resolvePipelineOptions } from './daemon-options.js';
+import { ConfigError } from '../errors.js';
+import { parseDurationIn, parseReloadCmd, resolvePipelineOptions } from './daemon-options.js';
 
 describe('resolvePipelineOptions', () => {
   it('applies the documented defaults', () => {
@@ -38,5 +39,24 @@ describe('parseReloadCmd', () => {
     expect(() => parseReloadCmd('   ')).toThrow(/must name a program/);
     expect(() => parseReloadCmd('["a", ')).toThrow(/not a valid JSON array/);
     expect(() => parseReloadCmd('[1, 2]')).toThrow();
+  });
+});
+
+describe('duration flags', () => {
+  it('rejects a zero --check-timeout, and takes --resync 0 and --resolve-interval 0 as off', () => {
+    expect(() => resolvePipelineOptions({ checkTimeout: '0' })).toThrow('--check-timeout 0 must be longer than 0');
+    expect(() => resolvePipelineOptions({ checkTimeout: '0s' })).toThrow(ConfigError);
+    expect(resolvePipelineOptions({ resync: '0' }).resyncMs).toBe(0);
+    expect(resolvePipelineOptions({ resolveInterval: '0' }).resolveIntervalMs).toBe(0);
+  });
+
+  it('reads a plain number in the flag\'s old unit and a duration in its own', () => {
+    expect(parseDurationIn('10', '--ttl', 's', { minMs: 1000, maxMs: 3_600_000 })).toBe(10_000);
+    expect(parseDurationIn('10s', '--ttl', 's', { minMs: 1000, maxMs: 3_600_000 })).toBe(10_000);
+    expect(parseDurationIn('2m', '--ttl', 's', { minMs: 1000, maxMs: 3_600_000 })).toBe(120_000);
+    expect(parseDurationIn('500', '--health-interval', 'ms', { minMs: 1, maxMs: 60_000 })).toBe(500);
+    expect(parseDurationIn('2s', '--health-interval', 'ms', { minMs: 1, maxMs: 60_000 })).toBe(2000);
+    expect(() => parseDurationIn('0', '--ttl', 's', { minMs: 1000, maxMs: 3_600_000 })).toThrow('--ttl 0 is out of range 1s-3600s');
+    expect(() => parseDurationIn('ten', '--ttl', 's', { minMs: 1000, maxMs: 3_600_000 })).toThrow(/--ttl "ten" is not a duration/);
   });
 });

@@ -108,8 +108,28 @@ export function parseDurationFlag(text: string, flag: string): number {
   }
 }
 
-function duration(text: string | undefined, what: string, fallback: number): number {
-  return text === undefined ? fallback : parseDurationFlag(text, what);
+/**
+ * A duration flag whose older form was a plain number in `bareUnit` (`--ttl 10` = 10 s, `--health-interval
+ * 500` = 500 ms): plain numbers keep that meaning, `10s` or `500ms` say the unit. Bounds in ms.
+ */
+export function parseDurationIn(text: string, flag: string, bareUnit: 'ms' | 's', range: { minMs: number; maxMs: number }): number {
+  const bare = /^\s*\d+(?:\.\d+)?\s*$/.test(text);
+  const ms = parseDurationFlag(bare && bareUnit === 's' ? `${text.trim()}s` : text, flag);
+  if (ms < range.minMs || ms > range.maxMs) {
+    throw new ConfigError(`${flag} ${text.trim()} is out of range ${formatMs(range.minMs)}-${formatMs(range.maxMs)}`);
+  }
+  return ms;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function duration(text: string | undefined, what: string, fallback: number, options: { zero?: 'off' | 'rejected' } = {}): number {
+  if (text === undefined) return fallback;
+  const ms = parseDurationFlag(text, what);
+  if (ms === 0 && options.zero === 'rejected') throw new ConfigError(`${what} ${text.trim()} must be longer than 0`);
+  return ms;
 }
 
 /** Validates the flags (environment fallbacks already merged by the CLI); throws one-line ConfigErrors. */
@@ -144,13 +164,14 @@ export function resolvePipelineOptions(flags: PipelineFlags): PipelineOptions {
     wait,
     minServers: flags.minServers === undefined ? 1 : integer(flags.minServers, '--min-servers', 0, 100_000),
     logLevel: logLevel as LogLevel,
-    resyncMs: duration(flags.resync, '--resync', 300_000),
+    // 0 turns the periodic full re-read off; the watch alone then keeps the mirror.
+    resyncMs: duration(flags.resync, '--resync', 300_000, { zero: 'off' }),
     minReloadIntervalMs: duration(flags.minReloadInterval, '--min-reload-interval', 2_000),
     drainTimeoutMs: duration(flags.drainTimeout, '--drain-timeout', 30_000),
-    checkTimeoutMs: duration(flags.checkTimeout, '--check-timeout', 10_000),
+    checkTimeoutMs: duration(flags.checkTimeout, '--check-timeout', 10_000, { zero: 'rejected' }),
     runtimeApi: flags.runtimeApi ?? true,
     maxRuntimeOps: flags.maxRuntimeOps === undefined ? 200 : integer(flags.maxRuntimeOps, '--max-runtime-ops', 0, 1_000_000),
     hostsFile: check(printable('--hosts-file').optional(), flags.hostsFile, undefined),
-    resolveIntervalMs: duration(flags.resolveInterval, '--resolve-interval', 10_000),
+    resolveIntervalMs: duration(flags.resolveInterval, '--resolve-interval', 10_000, { zero: 'off' }),
   };
 }

@@ -1,6 +1,6 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { checkConfig, commitStaged, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
+import { checkConfig, commitStaged, describeDiagnostic, summarizeFailure, type CheckResult } from '../check/haproxy-check.js';
 import { fsyncDirectory, writeFileAtomic } from '../render/atomic-write.js';
 import type { Diagnostic } from '../check/haproxy-check.js';
 import type { Logger } from '../observe/logger.js';
@@ -41,7 +41,7 @@ export interface LiveConfig {
 /** HAProxy's own levels mapped to ours: its notices (version, path) are not news to an operator. */
 export function logDiagnostic(logger: Logger, d: Diagnostic): void {
   const line = { check: d };
-  const msg = `haproxy -c: ${d.message}`;
+  const msg = `haproxy -c: ${describeDiagnostic(d)}`;
   if (d.level === 'alert') logger.error(line, msg);
   else if (d.level === 'warning') logger.warn(line, msg);
   else logger.debug(line, msg);

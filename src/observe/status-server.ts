@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { listenError, parseListenAddress } from '../config/start-checks.js';
 import type { Metrics } from './metrics.js';
 import type { SourceHealth } from '../source/types.js';
 
@@ -56,11 +57,12 @@ export async function startStatusServer(options: {
       },
     );
   });
-  const { host, port } = splitListen(options.listen);
+  const { host, port } = parseListenAddress(options.listen, '--status-listen');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException): void => reject(listenError(options.listen, '--status-listen', err));
+    server.once('error', failed);
     server.listen({ host, port }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -106,11 +108,4 @@ function describeEtcd(health: SourceHealth, now: number): Record<string, unknown
 
 function seconds(ms: number): number {
   return Math.round(ms / 100) / 10;
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new Error(`--status-listen "${listen}" must be host:port`);
-  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RenderError } from '../errors.js';
+import { RenderError, describeError } from '../errors.js';
 import { decodeCluster } from '../model/decode-cluster.js';
 import { serverNameFor } from '../model/server-name.js';
 import type { ClusterState, KeyValue } from '../model/types.js';
@@ -118,6 +118,24 @@ describe('guards and errors', () => {
     expect((caught as RenderError).file).toBe(template);
     expect((caught as RenderError).line).toBe(3);
     expect((caught as RenderError).message).toMatch(new RegExp(`^template ${template}:3`));
+  });
+
+  it('prints a syntax error as one line with file:line:col and the nunjucks text once', () => {
+    for (const [name, text, expected] of [
+      ['token.njk', 'global\n  maxconn 1\n{% if %}\n', /^template .*token\.njk:3:\d+: unexpected token: %}$/],
+      ['unclosed.njk', 'global\n{{ foo \n', /^template .*unclosed\.njk: expected variable end$/],
+    ] as const) {
+      const template = customTemplate(name, text);
+      let caught: unknown;
+      try {
+        createRenderer({ templatePath: template });
+      } catch (err) {
+        caught = err;
+      }
+      const line = describeError(caught);
+      expect(line).toMatch(expected);
+      expect(line).not.toContain('\n');
+    }
   });
 
   it('turns an undefined variable into an error with its line, not an empty directive', () => {

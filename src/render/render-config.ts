@@ -19,6 +19,8 @@ export interface RendererOptions {
 export interface RenderMeta {
   /** The etcd revision the state was read at; printed in the header (no timestamp: bytes must be stable). */
   readonly revision: string;
+  /** Where the nodes came from, for the header. @default "etcd revision <revision>" */
+  readonly origin?: string;
 }
 
 export interface Renderer {
@@ -87,7 +89,7 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
   return {
     templatePath,
     render(state, meta) {
-      const context = { ...vars, revision: meta.revision, nodes: state.nodes.map(toTemplateNode) };
+      const context = { ...vars, revision: meta.revision, origin: meta.origin ?? `etcd revision ${meta.revision}`, nodes: state.nodes.map(toTemplateNode) };
       assertPrintable(context, '');
       try {
         return template.render(context);
@@ -113,22 +115,23 @@ function toTemplateNode(node: ClusterState['nodes'][number]): TemplateNode {
 }
 
 /**
- * nunjucks reports `(path) [Line 3, Column 5]` inside a multi-line message; this folds it into one line
- * that starts with `file:line` so editors and operators can jump to it.
+ * nunjucks reports `(path) [Line 3, Column 5]\n  message` (sometimes `Error: message`); this folds it
+ * into one line that starts with `file:line:col` so editors and operators can jump to it. The nunjucks
+ * error is not kept as the cause: its text is all in this message, and a cause is printed after it.
  */
 function templateError(file: string, err: unknown): RenderError {
   if (err instanceof RenderError) return err;
   const raw = err instanceof Error ? err.message : String(err);
   const position = /\[Line (\d+)(?:, Column (\d+))?\]/.exec(raw);
   const message = raw
-    .replace(/\([^)]*\)\s*\[Line \d+(?:, Column \d+)?\]/, '')
+    .replace(/^\s*\([^)]*\)\s*(?:\[Line \d+(?:, Column \d+)?\])?/, '')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line.length > 0)
-    .join(' ');
+    .join(' ')
+    .replace(/^Error: /, '');
   const at = position ? `${file}:${position[1]}${position[2] ? `:${position[2]}` : ''}` : file;
   return new RenderError(`template ${at}: ${message}`, {
-    cause: err,
     file,
     ...(position ? { line: Number(position[1]) } : {}),
   });

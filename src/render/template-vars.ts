@@ -99,7 +99,7 @@ export const TEMPLATE_VARS = {
 export type TemplateVarName = keyof typeof TEMPLATE_VARS;
 
 /** Names the renderer itself puts in the context; a `--set` may not shadow them. */
-export const RESERVED_NAMES: readonly string[] = ['nodes', 'revision', 'servers'];
+export const RESERVED_NAMES: readonly string[] = ['nodes', 'origin', 'revision', 'servers'];
 
 export function knownVarNames(): TemplateVarName[] {
   return Object.keys(TEMPLATE_VARS) as TemplateVarName[];
