@@ -85,10 +85,12 @@ async function serverUp(name: string): Promise<boolean> {
 }
 
 /**
- * A server option the runtime refuses on dynamic servers in 2.6 and 3.0 alike ("'resolve-prefer' option is
- * not accepted for dynamic server"); `cookie` is refused by 2.6 only, 3.0 ignores it in TCP mode.
+ * A server option the runtime refuses on dynamic servers in 2.6 and 3.0 alike ("'non-stick' option is not
+ * accepted for dynamic server") and that the applier passes on: start-up-only keywords such as
+ * `resolve-prefer` are dropped before `add server`, and `cookie` is refused by 2.6 only (3.0 ignores it
+ * in TCP mode).
  */
-const N6_EXTRA = ' resolve-prefer ipv4';
+const N6_EXTRA = ' non-stick';
 
 let port = 0;
 let checkPort = 0;
