@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 import { eventually, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
@@ -15,12 +16,12 @@ let etcd: EtcdServer;
 const daemons: CliDaemon[] = [];
 const timings: Record<string, number> = {};
 
-async function watchAgainst(endpoint: string, extra: string[] = []): Promise<CliDaemon> {
+async function watchAgainst(endpoint: string, extra: string[] = [], statsSocket = join(dir.path, 'absent.sock')): Promise<CliDaemon> {
   const configPath = join(dir.path, `haproxy-${daemons.length}.cfg`);
   await writeFile(configPath, '# left as it is while etcd is unreachable\n');
   const daemon = startCliDaemon([
     'watch', '--etcd-endpoints', endpoint, '--prefix', PREFIX, '--config', configPath,
-    '--reload-cmd', 'true', '--stats-socket', join(dir.path, 'absent.sock'),
+    '--reload-cmd', 'true', '--stats-socket', statsSocket,
     '--set', `listen=127.0.0.1:${await freePort()}`, '--log-level', 'debug', ...extra,
   ]);
   daemons.push(daemon);
@@ -88,19 +89,24 @@ describe('watch stops on SIGTERM within 2 s', () => {
     await client.delete().key(`${PREFIX}/solo`);
   });
 
-  it('after etcd went away mid-run, during a pass waiting for a reload to be confirmed', async () => {
+  it('after etcd went away mid-run, during a pass waiting for HAProxy to answer', async () => {
     const client = etcd.client();
     await client.put(`${PREFIX}/a`).value('127.0.0.63');
-    const daemon = await watchAgainst(etcd.endpoint);
+    // A stats socket that accepts and never answers (a worker too busy to reply) keeps every pass busy
+    // until the socket timeout, so the signal arrives while one is in flight.
+    const stuckPath = join(dir.path, 'stuck.sock');
+    const stuck: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => stuck.listen(stuckPath, resolve));
+    const daemon = await watchAgainst(etcd.endpoint, [], stuckPath);
     await daemon.waitForLog((e) => e.msg === 'etcd snapshot read');
-    // With no master socket to confirm it, the reload keeps this pass busy for seconds.
-    await daemon.waitForLog((e) => e.msg === 'reloading HAProxy');
+    await daemon.waitForLog((e) => e.msg === 'node added');
     await etcd.stop();
     await daemon.waitForLog((e) => e.msg === 'etcd watch disconnected; reconnecting');
     await eventually('the source to back off', async () => (daemon.logs.some((e) => e.msg === 'etcd unavailable; retrying with backoff') ? true : undefined), 10_000);
     const first = await stopTimed(daemon, 'etcd gone mid-run');
     expect(first.code, daemon.output()).toBe(0);
     expect(first.ms, daemon.output()).toBeLessThan(STOP_BOUND_MS);
+    stuck.close();
     await etcd.start();
   });
 });
