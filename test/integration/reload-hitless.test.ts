@@ -30,6 +30,9 @@ defaults
   timeout connect 2s
   timeout client ${timeoutClient}
   timeout server 30s
+  # Without it a check times out after \`inter\` (100 ms): on a saturated machine healthy nodes would be
+  # marked down and their sessions shut, which is the machine, not the change under test.
+  timeout check 2s
   retries 3
   option redispatch
   load-server-state-from-file global
