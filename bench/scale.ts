@@ -15,7 +15,7 @@ import type { Etcd3 } from 'etcd3';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
-import { runCli, startCliDaemon, type CliDaemon } from '../test/helpers/cli.js';
+import { runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
 
@@ -57,7 +57,8 @@ async function untilCount(statsSocket: string, want: number, timeoutMs = 120_000
   throw new Error(`HAProxy did not list ${want} servers within ${timeoutMs} ms`);
 }
 
-const applies = (w: CliDaemon): number => w.logs.filter((e) => typeof e.outcome === 'string' && ['runtime', 'reload'].includes(e.outcome as string)).length;
+const isApply = (e: LogEntry): boolean => typeof e.outcome === 'string' && ['runtime', 'reload'].includes(e.outcome);
+const applies = (w: CliDaemon): number => w.logs.filter(isApply).length;
 
 async function main(): Promise<void> {
   const etcd = await startEtcd();
@@ -94,7 +95,9 @@ async function main(): Promise<void> {
     results.writeMs = Math.round(lastAt - firstAt);
     results.firstPutToLiveMs = Math.round(doneAt - firstAt);
     results.lastPutToLiveMs = Math.round(doneAt - lastAt);
-    await sleep(1000);
+    // HAProxy lists the servers before the daemon logs the pass (it logs after the reload is confirmed):
+    // count applies once that pass's line is in, or a busy machine makes the last apply go uncounted.
+    await w.waitForLog((e) => isApply(e) && e.servers === BURST + 3, 120_000);
     results.applies = applies(w) - before;
     results.passes = w.logs
       .filter((e) => typeof e.outcome === 'string' && e.outcome !== 'noop')
