@@ -13,7 +13,11 @@ export interface ClientLoadOptions {
   readonly maxDurationMs: number;
   /** Per connection: connect, INSERT, SELECT, close. @default 20000 */
   readonly timeoutMs?: number;
-  /** Connections open at once; a tick due at the cap is skipped. @default 64 */
+  /**
+   * Connections open at once; a tick due at the cap is skipped. Commits stall cluster-wide until a
+   * killed node is evicted (evs.suspect_timeout, 3 s), so the cap holds more than that at the rate.
+   * @default 256
+   */
   readonly maxInFlight?: number;
 }
 
@@ -94,7 +98,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
       connection.destroy();
     }
   };
-  const pacer = { startedAt: started, intervalMs: 1000 / options.ratePerSecond, maxInFlight: options.maxInFlight ?? 64 };
+  const pacer = { startedAt: started, intervalMs: 1000 / options.ratePerSecond, maxInFlight: options.maxInFlight ?? 256 };
   let state = initialPacerState;
   // Every turn yields to the event loop, so late ticks are skipped rather than launched back to back.
   while (!options.signal.aborted && Date.now() - started <= options.maxDurationMs) {
