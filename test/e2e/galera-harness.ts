@@ -183,10 +183,16 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         '--set', 'check_inter=500ms', '--set', 'rise=2', '--set', 'fall=2', '--set', 'timeout_connect=2s',
         ...(options.writer === 'single' ? ['--set', 'writer=single', '--set', `read_listen=127.0.0.1:${String(readPort)}`] : []),
       ];
-      const rendered = await runCli(['render', '--check', ...sets]);
-      if (rendered.code !== 0) throw new Error(`render failed: ${rendered.stderr}`);
-      writeFileSync(configPath, rendered.stdout);
-      const haproxy = await startHaproxy({ configPath, dir: dir.path });
+      // Until the proxy is listed for cleanup, a failure here must not leave its directory behind.
+      const haproxy = await (async () => {
+        const rendered = await runCli(['render', '--check', ...sets]);
+        if (rendered.code !== 0) throw new Error(`render failed: ${rendered.stderr}`);
+        writeFileSync(configPath, rendered.stdout);
+        return startHaproxy({ configPath, dir: dir.path });
+      })().catch(async (err: unknown) => {
+        await dir.remove();
+        throw err;
+      });
       reaper.track(haproxy.pid);
       const watcher = startWatcher([
         ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
