@@ -10,6 +10,7 @@ import { startGaleraCluster, type GaleraCluster } from '../helpers/galera-cluste
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { queryOnce } from '../helpers/mysql-client.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
+import { startOrphanReaper } from './orphan-reaper.js';
 
 export interface ServerRow {
   readonly backend: string;
@@ -102,12 +103,16 @@ export function startWatcher(args: readonly string[]): CliDaemon {
  * clustercheck per node on <alias>:9200, real etcd, and one `register --when-healthy` process per node.
  */
 export async function startGaleraE2e(): Promise<GaleraE2e> {
-  const cluster = await startGaleraCluster();
-  const cleanups: (() => Promise<void>)[] = [() => cluster.stop()];
+  const reaperDir = await tempDir('e2e-reaper');
+  const reaper = startOrphanReaper(reaperDir.path);
+  // Run last (cleanups run in reverse): whatever a failed stop left running is killed here.
+  const cleanups: (() => Promise<void>)[] = [() => reaperDir.remove(), () => reaper.stop()];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
   };
   try {
+    const cluster = await startGaleraCluster({ onSpawn: (pid) => reaper.track(pid) });
+    cleanups.push(() => cluster.stop());
     const first = cluster.nodes[0];
     if (first === undefined) throw new Error('empty cluster');
     await queryOnce(
@@ -116,6 +121,7 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
       { multipleStatements: true },
     );
     const etcd = await startEtcd();
+    reaper.track(etcd.pid);
     cleanups.push(() => etcd.destroy());
     const client = etcd.client();
     const checks: RunningClustercheck[] = [];
@@ -144,6 +150,7 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         '--etcd-endpoints', etcd.endpoint, '--prefix', prefix, '--when-healthy', `http://${node.ip}:9200/`,
         '--health-interval', '500',
       ]);
+      reaper.track(daemon.child.pid);
       registers[index] = daemon;
       return daemon;
     };
@@ -176,15 +183,23 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         '--set', 'check_inter=500ms', '--set', 'rise=2', '--set', 'fall=2', '--set', 'timeout_connect=2s',
         ...(options.writer === 'single' ? ['--set', 'writer=single', '--set', `read_listen=127.0.0.1:${String(readPort)}`] : []),
       ];
-      const rendered = await runCli(['render', '--check', ...sets]);
-      if (rendered.code !== 0) throw new Error(`render failed: ${rendered.stderr}`);
-      writeFileSync(configPath, rendered.stdout);
-      const haproxy = await startHaproxy({ configPath, dir: dir.path });
+      // Until the proxy is listed for cleanup, a failure here must not leave its directory behind.
+      const haproxy = await (async () => {
+        const rendered = await runCli(['render', '--check', ...sets]);
+        if (rendered.code !== 0) throw new Error(`render failed: ${rendered.stderr}`);
+        writeFileSync(configPath, rendered.stdout);
+        return startHaproxy({ configPath, dir: dir.path });
+      })().catch(async (err: unknown) => {
+        await dir.remove();
+        throw err;
+      });
+      reaper.track(haproxy.pid);
       const watcher = startWatcher([
         ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
         // Long enough that a cut session is HAProxy's doing (shutdown-sessions), not the drain's end.
         '--drain-timeout', '10s',
       ]);
+      reaper.track(watcher.child.pid);
       const proxy: Proxy = {
         dir,
         listenPort,

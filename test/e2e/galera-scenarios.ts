@@ -8,6 +8,8 @@ export const CLIENT_RATE = 60;
 export interface ScenarioResult {
   readonly scenario: string;
   readonly tried: number;
+  /** Ticks of the client rate not attempted: the loop ran late, or the in-flight cap was reached. */
+  readonly skipped: { readonly late: number; readonly atCap: number };
   readonly connectFailed: number;
   readonly queryFailed: number;
   /**
@@ -69,6 +71,7 @@ function summarize(
   return {
     scenario,
     tried: load.tried,
+    skipped: { late: load.skippedLate, atCap: load.skippedAtCap },
     connectFailed: load.connectFailed,
     queryFailed: load.queryFailed,
     failedAfterFault: load.failedAt.filter((at) => at > faultAt + 1_000).length,
@@ -262,8 +265,8 @@ export async function scenarioSingleWriter(env: GaleraE2e, proxy: Proxy): Promis
 
 export function formatTable(results: readonly ScenarioResult[]): string {
   const lines = [
-    '| scenario | connections tried | failed (connect / query) | failed > 1 s after the fault | seconds until HAProxy followed | other facts |',
-    '|---|---|---|---|---|---|',
+    '| scenario | connections tried | ticks skipped (late / at cap) | failed (connect / query) | failed > 1 s after the fault | seconds until HAProxy followed | other facts |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const followed = Object.entries(r.followed)
@@ -272,7 +275,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     const facts = Object.entries(r.facts)
       .map(([k, v]) => `${k}: ${String(v)}`)
       .join('; ');
-    lines.push(`| ${r.scenario} | ${String(r.tried)} | ${String(r.connectFailed)} / ${String(r.queryFailed)} | ${String(r.failedAfterFault)} | ${followed} | ${facts} |`);
+    lines.push(`| ${r.scenario} | ${String(r.tried)} | ${String(r.skipped.late)} / ${String(r.skipped.atCap)} | ${String(r.connectFailed)} / ${String(r.queryFailed)} | ${String(r.failedAfterFault)} | ${followed} | ${facts} |`);
   }
   return lines.join('\n');
 }

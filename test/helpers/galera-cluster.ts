@@ -46,6 +46,8 @@ export interface StartGaleraOptions {
   /** @default 180000 */
   readonly formTimeoutMs?: number;
   readonly clusterName?: string;
+  /** Told the pid of every mariadbd started, so a caller can kill them if it dies before `stop()`. */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 function requireBinaries(): void {
@@ -208,6 +210,7 @@ export async function startGaleraCluster(options: StartGaleraOptions = {}): Prom
     const args = [`--defaults-file=${join(n.dir, 'my.cnf')}`, ...(bootstrap ? ['--wsrep-new-cluster'] : [])];
     const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });
     closeSync(log);
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     child.on('exit', () => {
       if (children.get(index) === child) children.delete(index);
     });
