@@ -68,3 +68,20 @@ describe('watch logs at the default level', () => {
     expect(naming(info(from), '"n6"').map((e) => e.msg)).toEqual(['HAProxy updated by runtime']);
   });
 });
+
+describe('watch logs through an etcd outage', () => {
+  it('warns once that etcd is gone and once that it answers again, with how long it was gone', async () => {
+    const from = watcher!.logs.length;
+    await etcd.stop();
+    // A few seconds of outage: etcd3 retries the watch every few ms, each retry used to be a warning.
+    await new Promise((r) => setTimeout(r, 5000));
+    const during = watcher!.logs.slice(from).filter((e) => e.level === 'warn' || e.level === 'info');
+    await etcd.start();
+    const back = await watcher!.waitForLog((e) => watcher!.logs.indexOf(e) >= from && e.msg === 'etcd answering again', 30_000);
+    expect(back.level).toBe('info');
+    expect(back['downMs']).toBeGreaterThanOrEqual(4000);
+    expect(during.filter((e) => e.msg.startsWith('etcd watch disconnected'))).toHaveLength(1);
+    expect(during.length).toBeLessThanOrEqual(3);
+    expect(watcher!.logs.slice(from).filter((e) => e.msg === 'etcd answering again')).toHaveLength(1);
+  });
+});
