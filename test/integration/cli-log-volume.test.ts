@@ -71,6 +71,8 @@ describe('watch logs at the default level', () => {
 
 describe('watch logs through an etcd outage', () => {
   it('warns once that etcd is gone and once that it answers again, with how long it was gone', async () => {
+    // The first pass is done: the daemon has read etcd and watches it.
+    await watcher!.waitForLog((e) => e.msg === 'HAProxy already up to date');
     const from = watcher!.logs.length;
     await etcd.stop();
     // A few seconds of outage: etcd3 retries the watch every few ms, each retry used to be a warning.
