@@ -297,7 +297,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       try {
         for (const op of plan.runtimeOps) {
           await runOp(op, next, live, revision);
-          log.info({ revision, op: op.op, server: keyOf(op.server) }, 'runtime op applied');
+          log.debug({ revision, op: op.op, server: keyOf(op.server) }, 'runtime op applied');
         }
         return result('runtime', plan, false);
       } catch (err) {

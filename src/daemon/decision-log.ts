@@ -1,24 +1,21 @@
 import type { ClusterState } from '../model/types.js';
 import type { Logger } from '../observe/logger.js';
+import type { UpdateOutcome } from '../observe/metrics.js';
 import { diffNodes } from './node-changes.js';
 
-/** One line per node; a mass change (a first snapshot, a burst) is one summary line, the rest at debug. */
-const MAX_LINES_PER_KIND = 20;
-function logEach(log: Logger, msg: string, nodes: readonly ClusterState['nodes'][number][]): void {
-  nodes.forEach((n, i) => {
-    const line = { node: n.id, server: n.name, address: n.address, port: n.port };
-    if (nodes.length <= MAX_LINES_PER_KIND) log.info(line, msg);
-    else log.debug(line, msg);
-    if (nodes.length > MAX_LINES_PER_KIND && i === 0) log.info({ count: nodes.length, first: nodes.slice(0, MAX_LINES_PER_KIND).map((x) => x.id) }, `${msg}: ${nodes.length} nodes`);
-  });
-}
+/** Names beyond this many are counted, not listed: a 300-node change stays one readable line. */
+const MAX_NAMES = 20;
 
+/**
+ * Per-node detail of a pass goes to debug: at info the operator reads what HAProxy got (one summary
+ * line per pass), not the etcd diff. Only a rejection is worth a line of its own, and only when new.
+ */
 export function logDecisions(log: Logger, previous: ClusterState | null, state: ClusterState): void {
   const changes = diffNodes(previous, state);
-  logEach(log, 'node added', changes.added);
-  logEach(log, 'node removed', changes.removed);
+  for (const n of changes.added) log.debug({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node added');
+  for (const n of changes.removed) log.debug({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node removed');
   for (const c of changes.changed) {
-    log.info(
+    log.debug(
       { node: c.to.id, server: c.to.name, from: `${c.from.address}:${c.from.port} w${c.from.weight}${c.from.backup ? ' backup' : ''}`, to: `${c.to.address}:${c.to.port} w${c.to.weight}${c.to.backup ? ' backup' : ''}` },
       'node changed',
     );
@@ -28,4 +25,40 @@ export function logDecisions(log: Logger, previous: ClusterState | null, state: 
   for (const n of state.notes ?? []) {
     if (!noted.has(`${n.key}\u0000${n.reason}`)) log.debug({ key: n.key, node: n.id }, `node value: ${n.key}: ${n.reason}`);
   }
+}
+
+export interface PassSummary {
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+function capNames(names: readonly string[]): { names: string[]; more?: number } {
+  return names.length <= MAX_NAMES ? { names: [...names] } : { names: names.slice(0, MAX_NAMES), more: names.length - MAX_NAMES };
+}
+
+/**
+ * The one info line of a pass that changed HAProxy (or of the first pass of a start), or null when
+ * there is nothing to say at info. Failures and the guard have lines of their own.
+ */
+export function summarizePass(previous: ClusterState | null, state: ClusterState, outcome: UpdateOutcome): PassSummary | null {
+  if (outcome !== 'runtime' && outcome !== 'reload' && !(outcome === 'noop' && previous === null)) return null;
+  const fields: Record<string, unknown> = {};
+  // The first pass compares with nothing: every node would be "added", so it gives a count instead.
+  if (previous === null) fields['nodes'] = state.nodes.length;
+  else {
+    const changes = diffNodes(previous, state);
+    const lists = {
+      added: changes.added.map((n) => n.name),
+      removed: changes.removed.map((n) => n.name),
+      changed: changes.changed.map((c) => c.to.name),
+    };
+    for (const [kind, names] of Object.entries(lists)) {
+      if (names.length === 0) continue;
+      const capped = capNames(names);
+      fields[kind] = capped.names;
+      if (capped.more !== undefined) fields[`${kind}More`] = capped.more;
+    }
+  }
+  const msg = outcome === 'runtime' ? 'HAProxy updated by runtime' : outcome === 'reload' ? 'HAProxy updated by reload' : 'HAProxy already up to date';
+  return { msg, fields };
 }

@@ -7,7 +7,7 @@ import type { Applier } from '../apply/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
-import { logDecisions } from './decision-log.js';
+import { logDecisions, summarizePass } from './decision-log.js';
 import { placeWriter } from './single-writer.js';
 import { logDiagnostic, type LiveConfig } from './live-config.js';
 import type { FileLane } from './file-lane.js';
@@ -79,9 +79,13 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     const line = { outcome: result.outcome, durationMs: Math.round(seconds * 1000), servers: state.nodes.length };
     if (result.outcome === 'failed') log.error({ ...line, reason: result.reason }, 'sync failed; HAProxy keeps its last good config');
     else if (result.outcome === 'guarded') log.warn({ ...line, reason: result.reason }, 'sync held back by the guard');
-    // A pass that changed nothing is not a decision (single-writer mode runs one every second).
-    else if (result.outcome === 'noop') log.debug(line, 'sync noop');
-    else log.info(line, `sync ${result.outcome}`);
+    else {
+      // A pass that changed nothing is not a decision (single-writer mode runs one every second); the
+      // first pass of a start still says what it found.
+      const summary = result.reason === undefined ? summarizePass(previous, state, result.outcome) : null;
+      log.debug(line, `sync ${result.outcome}`);
+      if (summary !== null) log.info({ ...line, ...summary.fields }, summary.msg);
+    }
     return { ...result, revision: view.revision, state };
   };
 

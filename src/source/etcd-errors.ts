@@ -38,3 +38,24 @@ export function toSourceError(err: unknown, context: string): SourceError {
   }
   return new SourceError('ETCD_UNAVAILABLE', `${context}: ${message}`, { cause: err, retryable: true });
 }
+
+/** gRPC and socket texts an operator should not have to decode, in the order they are tried. */
+const UNREACHABLE: readonly [RegExp, (timeoutS: string) => string][] = [
+  [/SSL|TLS|certificate|handshake|wrong version number/i, () => 'TLS handshake failed'],
+  [/ECONNREFUSED/, () => 'connection refused'],
+  [/ENOTFOUND|EAI_AGAIN/, () => 'host name does not resolve'],
+  [/EHOSTUNREACH|ENETUNREACH/, () => 'host unreachable'],
+  [/DEADLINE_EXCEEDED|ETIMEDOUT|deadline/i, (s) => `no answer in ${s} s`],
+  [/circuit breaker is open/i, () => 'unreachable; the client waits before trying again'],
+  [/ECONNRESET|unexpectedly ended|Connection dropped/i, () => 'connection lost'],
+];
+
+/**
+ * "etcd at <endpoints>: connection refused" for a failure to reach etcd, null for anything else (the
+ * raw text then stays the message). The raw gRPC text belongs at debug, next to this line.
+ */
+export function explainUnreachable(raw: string, endpoints: readonly string[], requestTimeoutMs: number): string | null {
+  const hit = UNREACHABLE.find(([pattern]) => pattern.test(raw));
+  if (hit === undefined) return null;
+  return `etcd at ${endpoints.join(', ')}: ${hit[1](String(Math.round(requestTimeoutMs / 100) / 10))}`;
+}

@@ -76,4 +76,18 @@ describe('HealthTracker', () => {
     expect(reports).toHaveLength(2);
     expect(reports.at(-1)?.lastHeardAt).toBe(2100);
   });
+
+  it('says once that etcd answers again after a disconnect, with how long it was gone', () => {
+    const { tracker, lines, advance } = setup();
+    tracker.heard();
+    tracker.set(true, null);
+    tracker.set(false, 'refused');
+    advance(2000);
+    tracker.set(false, 'circuit open');
+    advance(1500);
+    tracker.heard();
+    tracker.heard();
+    tracker.set(true, null);
+    expect(lines.filter((l) => l.msg === 'etcd answering again')).toEqual([expect.objectContaining({ downMs: 3500 })]);
+  });
 });

@@ -16,6 +16,8 @@ export class HealthTracker {
   private lastError: string | null = null;
   private stale = false;
   private reportedAt = Number.NEGATIVE_INFINITY;
+  /** When etcd was last lost (connected, then not, or gone silent), until it answers again. */
+  private downSince: number | null = null;
 
   constructor(
     private readonly logger: Logger,
@@ -47,9 +49,11 @@ export class HealthTracker {
   /** etcd answered something: a response, a watch event or a progress notification. */
   heard(): void {
     const now = this.now();
-    if (this.stale) {
+    if (this.stale || this.downSince !== null) {
       this.stale = false;
-      this.logger.info({ silentMs: this.lastHeardAt === null ? null : now - this.lastHeardAt }, 'etcd answering again');
+      const downMs = this.downSince === null ? null : now - this.downSince;
+      this.downSince = null;
+      this.logger.info({ downMs, silentMs: this.lastHeardAt === null ? null : now - this.lastHeardAt }, 'etcd answering again');
     }
     this.lastHeardAt = now;
     if (now - this.reportedAt >= HEARD_REPORT_MS) this.report();
@@ -59,6 +63,7 @@ export class HealthTracker {
   set(connected: boolean, error?: string | null): void {
     const nextError = error === undefined ? (connected ? null : this.lastError) : error;
     if (connected === this.connected && nextError === this.lastError) return;
+    if (this.connected && !connected) this.downSince ??= this.now();
     this.connected = connected;
     this.lastError = nextError;
     this.report();
@@ -68,6 +73,7 @@ export class HealthTracker {
     const silentMs = this.lastHeardAt === null ? null : this.now() - this.lastHeardAt;
     if (this.stale || (silentMs !== null && silentMs <= this.staleAfterMs)) return;
     this.stale = true;
+    this.downSince ??= this.lastHeardAt ?? this.now();
     this.logger.warn(
       { silentMs, lastHeardAt: this.lastHeardAt, revision: this.revision(), error: this.lastError },
       'etcd silent; serving the last known state',

@@ -5,8 +5,9 @@ import { HealthTracker } from './etcd-health.js';
 import { lazyView } from './source-view.js';
 import type { Logger } from '../observe/logger.js';
 import { JitterBackoff } from './etcd-backoff.js';
-import { toSourceError } from './etcd-errors.js';
+import { explainUnreachable, toSourceError } from './etcd-errors.js';
 import { describeEtcdOptions, type EtcdSourceOptions } from './etcd-options.js';
+import { RepeatLimiter } from './repeat-limiter.js';
 import { createEtcdClient, invalidateAuthToken } from './etcd-writer.js';
 import { isEmptyDiff, KeyMirror, listUnexplained, type MirrorEvent } from './key-mirror.js';
 import { WatchLiveness } from './watch-liveness.js';
@@ -22,6 +23,8 @@ const CLOSE_CANCEL_MS = 300;
 
 /** How often the mirror is polled while a resync waits for the watch to deliver newer events. */
 const RESYNC_POLL_MS = 50;
+/** A warning that keeps repeating is summarised with its count at most this often. */
+const REPEAT_WINDOW_MS = 30_000;
 
 interface Snapshot {
   readonly kvs: KeyValue[];
@@ -61,6 +64,7 @@ class EtcdSource implements EtcdClusterSource {
   private recovering: Promise<void> | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sleepers = new Set<() => void>();
+  private readonly repeats = new RepeatLimiter(REPEAT_WINDOW_MS);
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private heartbeatInFlight = false;
@@ -269,6 +273,7 @@ class EtcdSource implements EtcdClusterSource {
     watcher.on('connected', () => {
       if (!current()) return;
       created = true;
+      this.repeats.reset();
       this.tracker.heard();
       this.watchConnected = true;
       this.liveness.attach();
@@ -319,14 +324,25 @@ class EtcdSource implements EtcdClusterSource {
     if (err instanceof EtcdInvalidAuthTokenError) invalidateAuthToken(this.client);
     this.watchConnected = false;
     this.liveness.detach();
-    this.tracker.set(false, describeError(err));
+    this.tracker.set(false, this.explain(describeError(err)));
     // etcd3 would resume from the creation response's revision + 1, which skips events that were
     // still in flight when the stream broke; resume from what the mirror actually applied instead.
     watcher.request.start_revision = (this.mirror.revision + 1n).toString();
-    this.logger.warn(
-      { error: describeError(err), resumeAt: watcher.request.start_revision },
-      'etcd watch disconnected; reconnecting',
-    );
+    this.warnRepeated('etcd watch disconnected; reconnecting', describeError(err), { resumeAt: watcher.request.start_revision });
+  }
+
+  /** The operator's wording of an etcd failure; the raw gRPC text goes to debug beside it. */
+  private explain(raw: string): string {
+    return explainUnreachable(raw, this.options.endpoints, this.options.requestTimeoutMs) ?? raw;
+  }
+
+  /** While etcd is down the same failure repeats every few ms: once at warn, then a counted summary. */
+  private warnRepeated(msg: string, raw: string, fields: Record<string, unknown>): string {
+    const error = this.explain(raw);
+    this.logger.debug({ ...fields, error: raw }, msg);
+    const gate = this.repeats.admit(msg);
+    if (gate.log) this.logger.warn({ ...fields, error, ...(gate.repeats > 0 ? { repeats: gate.repeats, sinceMs: REPEAT_WINDOW_MS } : {}) }, msg);
+    return error;
   }
 
   private onWatchCancelled(err: Error, created: boolean): void {
@@ -476,11 +492,9 @@ class EtcdSource implements EtcdClusterSource {
   }
 
   private recordError(err: unknown, attempt: number): void {
-    const message = describeError(toSourceError(err, 'etcd request failed'));
-    const changed = message !== this.tracker.error;
+    const raw = describeError(toSourceError(err, 'etcd request failed'));
+    const message = this.warnRepeated('etcd unavailable; retrying with backoff', raw, { attempt });
     this.tracker.set(false, message);
-    if (changed || attempt === 1) this.logger.warn({ error: message, attempt }, 'etcd unavailable; retrying with backoff');
-    else this.logger.debug({ error: message, attempt }, 'etcd still unavailable');
   }
 
   private emit(cause: SourceView['cause']): void {
