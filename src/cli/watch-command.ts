@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { WatchLoop } from '../daemon/watch-loop.js';
 import { watchFileContent } from '../daemon/file-content-watch.js';
-import { describeError } from '../errors.js';
+import { ConfigError, describeError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { describeSignals, handleControlSignals } from './control-signals.js';
 import { addApplyFlags, addEtcdFlags, addPipelineFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
@@ -35,6 +35,9 @@ export function createWatchCommand(io: CliIO): Command {
     .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s')
     .addHelpText('after', describeSignals('load the template again and run a pass'));
   return cmd.action(async (flags: WatchFlags) => {
+    // Checked before anything starts: with 0, /healthz could never say 200.
+    const staleAfterMs = parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after');
+    if (staleAfterMs <= 0) throw new ConfigError(`--stale-after ${flags.staleAfter ?? ''} must be longer than 0`);
     const pipeline = await composePipeline(flags, io, { apply: true, statusListen: flags.statusListen });
     const { logger } = pipeline;
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
@@ -91,7 +94,7 @@ export function createWatchCommand(io: CliIO): Command {
             listen: flags.statusListen,
             metrics: pipeline.metrics,
             report,
-            staleAfterMs: parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after'),
+            staleAfterMs,
           });
     handleControlSignals(io, logger, {
       // The template is loaded again even when its bytes did not change (an include may have), and a

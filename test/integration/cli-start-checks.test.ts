@@ -153,6 +153,12 @@ describe('messages', () => {
     expect(oneLine(r.stderr)).toBe('galera-haproxy: --check-timeout 0 must be longer than 0');
   });
 
+  it('watch --stale-after 0 is a bad flag: /healthz could never say 200', async () => {
+    const r = await runCli(['watch', '--stale-after', '0', '--reload-cmd', 'true', '--etcd-endpoints', 'http://127.0.0.121:9']);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe('galera-haproxy: --stale-after 0 must be longer than 0');
+  });
+
   it('watch --help says one of --master-socket and --reload-cmd is required, and shows the three uses', async () => {
     const r = await runCli(['watch', '--help']);
     expect(r.code).toBe(0);
