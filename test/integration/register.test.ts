@@ -118,6 +118,9 @@ describe('register against a real etcd', () => {
       return kv !== undefined && kv.lease !== first.lease ? kv : null;
     });
     expect(second.lease).not.toBe('0');
+    // etcd shows the keys to other clients as it commits them, a moment before the registering client has
+    // read its own reply and reported the registration.
+    await waitUntil('the second registration to be reported', async () => (events.length >= 3 ? true : null));
     expect(events.map((e) => e.type)).toEqual(['registered', 'lost', 'registered']);
     controller.abort();
     await run;
@@ -145,6 +148,8 @@ describe('register against a real etcd', () => {
       return kv !== undefined && kv.lease !== first.lease ? kv : null;
     }, 30_000);
     expect(second.value).toBe('127.0.0.13');
+    // The keys are visible as etcd commits them, a moment before the client reports the registration.
+    await waitUntil('the registration to be reported', async () => (events.at(-1)?.type === 'registered' ? true : null), 5_000).catch(() => null);
     expect(events.filter((e) => e.type === 'lost').length).toBeGreaterThanOrEqual(1);
     expect(events.at(-1)?.type).toBe('registered');
     controller.abort();
