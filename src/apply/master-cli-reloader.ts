@@ -1,3 +1,4 @@
+import { sleep } from '../galera/abortable-sleep.js';
 import { diagnoseSocketPath } from './socket-diagnosis.js';
 import { ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -60,7 +61,6 @@ export interface MasterCliReloaderOptions {
   readonly pollMs?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Reloads through the master CLI and confirms it. Since 2.7 `reload` answers with the verdict and the

@@ -1,3 +1,4 @@
+import { sleep } from '../galera/abortable-sleep.js';
 import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
@@ -53,7 +54,6 @@ export interface RuntimeApplier extends Applier {
   hurryDrains(): void;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const keyOf = (s: Pick<ServerSpec, 'backend' | 'name'>): string => `${s.backend}/${s.name}`;
 const hasCheck = (options: readonly string[]): boolean => options.includes('check');
 
