@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
@@ -53,12 +54,17 @@ describe('paths named by flags', () => {
   it('a --config directory the daemon cannot write is exit 2 with the cause', async () => {
     const readOnly = join(dir.path, 'ro');
     await mkdir(readOnly);
-    await chmod(dir.path, 0o755);
-    await chmod(readOnly, 0o755);
-    // Root may write anywhere: run as nobody, for whom the root-owned directory is read-only.
-    const r = await runCli(['once', ...applyArgs(), '--config', join(readOnly, 'haproxy.cfg')], { uid: 65534 });
-    expect(r.code, r.stderr).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(new RegExp(`^galera-haproxy: --config ${readOnly}/haproxy.cfg: directory ${readOnly} is not writable \\(permission denied\\)`));
+    // Root may write anywhere the mode bits forbid, but not into an immutable directory (EPERM). Running
+    // as another user instead would need every parent of this checkout to be open to that user.
+    const immutable = spawnSync('chattr', ['+i', readOnly], { encoding: 'utf8' });
+    expect(immutable.status, `chattr +i (apt-get install e2fsprogs): ${immutable.stderr}`).toBe(0);
+    try {
+      const r = await runCli(['once', ...applyArgs(), '--config', join(readOnly, 'haproxy.cfg')]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneLine(r.stderr)).toMatch(new RegExp(`^galera-haproxy: --config ${readOnly}/haproxy.cfg: directory ${readOnly} is not writable \\(permission denied\\)`));
+    } finally {
+      spawnSync('chattr', ['-i', readOnly]);
+    }
   });
 
   it('a --master-socket that exists and is no socket is exit 2 saying what it is', async () => {
