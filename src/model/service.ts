@@ -1,0 +1,55 @@
+/**
+ * One backend that galera-haproxy keeps in step with etcd: the nodes registered under `prefix` become the
+ * servers of the HAProxy section called `name`. Without a config file there is exactly one, built from
+ * the flags and template variables (the Galera service of earlier versions, byte for byte the same file).
+ */
+export interface ServiceSpec {
+  /** Section name in haproxy.cfg and the `service` label of logs and metrics: 1-64 of [A-Za-z0-9_.:-]. */
+  readonly name: string;
+  /** etcd prefix, normalised to end with exactly one `/`. No service's prefix lies inside another's. */
+  readonly prefix: string;
+  /** `bind` addresses of the section (`host:port`, `[v6]:port`, `*:port`, `:port`); at least one. */
+  readonly listen: readonly string[];
+  readonly mode: 'tcp' | 'http';
+  readonly balance: Balance;
+  readonly check: HealthCheck;
+  /**
+   * Extra `default-server` keywords for this section (after `check`/`inter`/`rise`/`fall`), as tokens,
+   * each of [A-Za-z0-9_.,:/@+-]: e.g. `["maxconn", "100", "on-marked-down", "shutdown-sessions"]`.
+   */
+  readonly serverOptions: readonly string[];
+  /** `option forwardfor` (http mode only). */
+  readonly forwardFor: boolean;
+  /** Never write this section with fewer servers than this (a guard against an etcd outage). */
+  readonly minServers: number;
+  /** Port of a seed-layout node that registers no `port` key (3306 for Galera, 80 for a web tier). */
+  readonly defaultPort: number;
+  /**
+   * Galera services only: `single` = one sticky writer first in the list (`balance first`), the others
+   * take over in order; `multi` = every node takes writes.
+   */
+  readonly writer: 'multi' | 'single';
+  /** A second, read-only listener over the same nodes (Galera), or undefined. */
+  readonly readListen?: string;
+  /** A nunjucks fragment that renders this service's section instead of the default block. */
+  readonly template?: string;
+}
+
+export type Balance = 'leastconn' | 'roundrobin' | 'static-rr' | 'first' | 'source';
+
+export const BALANCES: readonly Balance[] = ['leastconn', 'roundrobin', 'static-rr', 'first', 'source'];
+
+export type HealthCheck =
+  /** `option httpchk` + `http-check send` + `http-check expect status N`; port defaults to the server's. */
+  | {
+      readonly type: 'http';
+      readonly method: 'GET' | 'HEAD' | 'OPTIONS';
+      readonly path: string;
+      /** `Host` header; with it the request is HTTP/1.1. */
+      readonly host?: string;
+      readonly port?: number;
+      readonly expectStatus: number;
+    }
+  /** A TCP connect check, optionally on another port. */
+  | { readonly type: 'tcp'; readonly port?: number }
+  | { readonly type: 'none' };
