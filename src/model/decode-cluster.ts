@@ -1,6 +1,7 @@
 import { JSON_FIELDS, checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
 import { DEFAULT_SERVER_NAMING, serverNameCandidates, type ServerNaming } from './server-name.js';
 import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
+import type { ServiceSpec } from './service.js';
 import {
   DEFAULT_PORT,
   DEFAULT_WEIGHT,
@@ -36,6 +37,8 @@ export function normalizePrefix(prefix: string): string {
 export interface DecodeOptions {
   /** How server names are chosen. @default "host" */
   readonly serverNames?: ServerNaming;
+  /** Port of a seed-layout node without a `port` key. @default 3306 */
+  readonly defaultPort?: number;
 }
 
 /**
@@ -89,7 +92,7 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   const candidates: Decoded[] = [];
   for (const id of [...entries.keys()].sort(compareText)) {
     const entry = entries.get(id);
-    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes);
+    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes, options.defaultPort ?? DEFAULT_PORT);
     if (decoded !== null) candidates.push(decoded);
   }
   candidates.sort(compareEstablished);
@@ -177,6 +180,7 @@ function decodeEntry(
   rejected: Rejection[],
   incomplete: Rejection[],
   notes: Rejection[],
+  defaultPort: number,
 ): Decoded | null {
   const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
   const createRevision = firstCreated(entry.flat === undefined ? entry.leaves.values() : [entry.flat]);
@@ -190,7 +194,7 @@ function decodeEntry(
     return null;
   }
   if (entry.flat !== undefined) {
-    const parsed = parseFlatValue(entry.flat.value);
+    const parsed = parseFlatValue(entry.flat.value, defaultPort);
     if (!parsed.ok) {
       rejected.push({ key: entry.flat.key, id, reason: parsed.reason });
       return null;
@@ -208,7 +212,7 @@ function decodeEntry(
     return null;
   }
   const address = field(ipKv, (v) => (/^\[.*\]$/.test(v) ? checkIPv6(v.slice(1, -1)) : checkAddress(v)));
-  const port = optionalField(entry.leaves.get('port'), checkPortText, DEFAULT_PORT);
+  const port = optionalField(entry.leaves.get('port'), checkPortText, defaultPort);
   const weight = optionalField(entry.leaves.get('weight'), checkWeightText, DEFAULT_WEIGHT);
   const backup = optionalField(entry.leaves.get('backup'), checkBackupText, false);
   for (const [checked, kv] of [
@@ -243,4 +247,43 @@ function field<T>(kv: KeyValue, check: (value: string) => Checked<T>): Checked<T
 
 function optionalField<T>(kv: KeyValue | undefined, check: (value: string) => Checked<T>, fallback: T): Checked<T> {
   return kv === undefined ? { ok: true, value: fallback } : field(kv, check);
+}
+
+/** The part of a service the decoder needs. */
+export type DecodedService = Pick<ServiceSpec, 'name' | 'prefix' | 'defaultPort'>;
+
+/**
+ * Decodes each service's prefix on its own (names and addresses are unique within a section, not across
+ * them: one machine may serve both the web tier and Galera) and tags every node and rejection with its
+ * service. Keys under no service's prefix are skipped, as a watch on the prefixes would never see them.
+ */
+export function decodeServices(services: readonly DecodedService[], kvs: readonly KeyValue[], options: Omit<DecodeOptions, 'defaultPort'> = {}): ClusterState {
+  if (services.length === 1 && services[0] !== undefined) {
+    const only = services[0];
+    return tagState(decodeCluster(only.prefix, kvs, { ...options, defaultPort: only.defaultPort }), only.name);
+  }
+  const nodes: GaleraNode[] = [];
+  const rejected: Rejection[] = [];
+  const incomplete: Rejection[] = [];
+  const notes: Rejection[] = [];
+  for (const service of services) {
+    const base = normalizePrefix(service.prefix);
+    const state = tagState(decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...options, defaultPort: service.defaultPort }), service.name);
+    nodes.push(...state.nodes);
+    rejected.push(...state.rejected);
+    incomplete.push(...state.incomplete);
+    notes.push(...(state.notes ?? []));
+  }
+  return notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+}
+
+function tagState(state: ClusterState, service: string): ClusterState {
+  const tag = <T extends object>(item: T): T & { service: string } => ({ ...item, service });
+  const tagged: ClusterState = { nodes: state.nodes.map(tag), rejected: state.rejected.map(tag), incomplete: state.incomplete.map(tag) };
+  return state.notes === undefined ? tagged : { ...tagged, notes: state.notes.map(tag) };
+}
+
+/** The nodes of one service; untagged nodes (a state decoded for one prefix) belong to the first. */
+export function nodesOf(state: ClusterState, service: string, first: boolean): GaleraNode[] {
+  return state.nodes.filter((n) => n.service === service || (first && n.service === undefined));
 }

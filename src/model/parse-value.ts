@@ -34,11 +34,11 @@ export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host'] as const;
  * One flat value: `ip`, `host`, `ip:port`, `[ipv6]`, `[ipv6]:port`, a bare IPv6 address (all of it is the
  * address: `::1:3306` is an IPv6 address, write `[::1]:3306` for a port), or a JSON object.
  */
-export function parseFlatValue(raw: string): Checked<FlatValue> {
+export function parseFlatValue(raw: string, defaultPort: number = DEFAULT_PORT): Checked<FlatValue> {
   const cleaned = cleanValue(raw);
   if (!cleaned.ok) return cleaned;
   const value = cleaned.value;
-  if (value.startsWith('{')) return parseJsonValue(value);
+  if (value.startsWith('{')) return parseJsonValue(value, defaultPort);
 
   let addressText: string;
   let portText: string | undefined;
@@ -63,7 +63,7 @@ export function parseFlatValue(raw: string): Checked<FlatValue> {
 
   const address = checkAddress(addressText);
   if (!address.ok) return address;
-  let port = DEFAULT_PORT;
+  let port = defaultPort;
   if (portText !== undefined) {
     const checked = checkPortText(portText);
     if (!checked.ok) return checked;
@@ -79,7 +79,7 @@ export function parseFlatValue(raw: string): Checked<FlatValue> {
  * returned in `ignoredFields`: refusing them would take a healthy node out of HAProxy over data nobody here
  * reads, and a typo such as `"wieght"` still shows up in the debug log.
  */
-export function parseJsonValue(value: string): Checked<FlatValue> {
+export function parseJsonValue(value: string, defaultPort: number = DEFAULT_PORT): Checked<FlatValue> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -103,7 +103,7 @@ export function parseJsonValue(value: string): Checked<FlatValue> {
   const address = bracketed ? checkIPv6(bracketed[1] ?? '') : checkAddress(ipClean.value);
   if (!address.ok) return address;
 
-  const port = readInteger(record, 'port', DEFAULT_PORT, checkPortNumber, checkPortText);
+  const port = readInteger(record, 'port', defaultPort, checkPortNumber, checkPortText);
   if (!port.ok) return port;
   const weight = readInteger(record, 'weight', DEFAULT_WEIGHT, checkWeightNumber, checkWeightText);
   if (!weight.ok) return weight;

@@ -35,6 +35,11 @@ export interface GaleraNode {
    * address or name, the one registered first keeps it. Absent when the keys carry no revision.
    */
   readonly createRevision?: bigint;
+  /**
+   * The service (HAProxy section) the node belongs to; absent for a state decoded for one prefix alone,
+   * which renders into the first service.
+   */
+  readonly service?: string;
 }
 
 /** Why a key or node under the prefix was not turned into a server. */
@@ -42,6 +47,8 @@ export interface Rejection {
   readonly key: string;
   readonly id: string;
   readonly reason: string;
+  /** The service whose prefix holds the key, when decoded for a set of services. */
+  readonly service?: string;
 }
 
 /** Everything decoded from the prefix at one revision. */

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RenderError, describeError } from '../errors.js';
-import { decodeCluster } from '../model/decode-cluster.js';
+import { decodeCluster, decodeServices } from '../model/decode-cluster.js';
+import type { ServiceSpec } from '../model/service.js';
 import { serverNameFor } from '../model/server-name.js';
 import type { ClusterState, KeyValue } from '../model/types.js';
 import { createRenderer, defaultTemplatePath } from './render-config.js';
@@ -86,6 +87,47 @@ describe('default template (golden files)', () => {
     const servers = text.split('\n').filter((line) => /^\s*server\s/.test(line));
     // `dup` wins over `good` for 10.0.0.11:3306 (sorted ids); `joining` has no ip yet.
     expect(servers.map((line) => line.trim().split(/\s+/)[1])).toEqual(['dup', serverNameFor('odd id')]);
+  });
+
+  it('renders one section per service, each with its own nodes (two-services golden)', () => {
+    const services: ServiceSpec[] = [
+      {
+        name: 'webserver_nodes', prefix: '/services/webserver/', listen: ['127.0.0.1:8080', '[::1]:8080'], mode: 'http', balance: 'roundrobin',
+        check: { type: 'http', method: 'HEAD', path: '/', host: 'localhost', expectStatus: 200 }, serverOptions: ['maxconn', '100'],
+        forwardFor: true, minServers: 1, defaultPort: 80, writer: 'multi',
+      },
+      {
+        name: 'galera', prefix: '/components/galera/', listen: ['127.0.0.1:33306'], mode: 'tcp', balance: 'leastconn',
+        check: { type: 'http', method: 'GET', path: '/', port: 9200, expectStatus: 200 }, serverOptions: [],
+        forwardFor: false, minServers: 1, defaultPort: 3306, writer: 'single', readListen: '127.0.0.1:33307',
+      },
+      {
+        name: 'cache', prefix: '/services/cache/', listen: ['127.0.0.1:11211'], mode: 'tcp', balance: 'source',
+        check: { type: 'none' }, serverOptions: [], forwardFor: false, minServers: 0, defaultPort: 11211, writer: 'multi',
+      },
+    ];
+    const kvs: KeyValue[] = [
+      { key: '/services/webserver/w1/ip', value: '10.0.1.1' },
+      { key: '/services/webserver/w1/host', value: 'web1' },
+      { key: '/services/webserver/w2', value: '10.0.1.2:8080' },
+      // One machine may serve two tiers: the same address in two sections is no conflict.
+      { key: '/components/galera/g1', value: '10.0.1.1' },
+      { key: '/components/galera/g2', value: '{"ip": "10.0.2.2", "host": "db2"}' },
+      { key: '/elsewhere/x', value: '10.9.9.9' },
+    ];
+    const text = createRenderer({ services }).render(decodeServices(services, kvs), { revision: '42' });
+    expectGolden('two-services', text);
+    expect(text).not.toContain('10.9.9.9');
+  });
+
+  it('renders a service through its own fragment, with the service and its nodes in the context', () => {
+    const fragment = customTemplate('web.njk', 'backend {{ service.name }}\n{% for n in nodes %}    server {{ n.name }} {{ n.addr }}:{{ n.port }} weight {{ n.weight }}\n{% endfor %}');
+    const services: ServiceSpec[] = [
+      { name: 'web', prefix: '/w/', listen: [':80'], mode: 'http', balance: 'leastconn', check: { type: 'tcp' }, serverOptions: [], forwardFor: false, minServers: 0, defaultPort: 80, writer: 'multi', template: fragment },
+    ];
+    const text = createRenderer({ services }).render(decodeServices(services, [{ key: '/w/a', value: '10.0.0.5' }]), { revision: '1' });
+    expect(text).toContain('backend web\n    server a 10.0.0.5:80 weight 1\n');
+    expect(text).not.toContain('listen web');
   });
 
   it('resolves the default template under the package root', () => {

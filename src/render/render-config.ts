@@ -8,12 +8,20 @@ import type { ClusterState } from '../model/types.js';
 import { embeddedAssetPath } from '../sea-assets.js';
 import { assertPrintable, cfgFilter } from './context-guard.js';
 import { defaultVars, validateVars } from './template-vars.js';
+import { nodesOf } from '../model/decode-cluster.js';
+import type { ServiceSpec } from '../model/service.js';
+import { implicitService } from './implicit-service.js';
 
 export interface RendererOptions {
   /** A custom template; the default is {@link defaultTemplatePath}. */
   templatePath?: string;
   /** `--set` values, already parsed; validated again here so library callers get the same checks. */
   vars?: Record<string, string>;
+  /**
+   * The sections to render, in order. @default the one implicit Galera service of the variables
+   * (see implicitService), whose nodes are every node of the state.
+   */
+  services?: readonly ServiceSpec[];
 }
 
 export interface RenderMeta {
@@ -86,17 +94,93 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     throw templateError(templatePath, err);
   }
 
+  const services = options.services ?? [implicitService(vars, { prefix: '/', minServers: 1 })];
+  const fragments = new Map<string, { path: string; template: nunjucks.Template }>();
+  for (const service of services) {
+    if (service.template === undefined) continue;
+    const fragmentPath = path.resolve(service.template);
+    let text: string;
+    try {
+      text = readFileSync(fragmentPath, 'utf8');
+    } catch (err) {
+      throw new RenderError(`service ${service.name}: cannot read template ${fragmentPath}`, { cause: err });
+    }
+    try {
+      fragments.set(service.name, { path: fragmentPath, template: new nunjucks.Template(text, env, fragmentPath, true) });
+    } catch (err) {
+      throw templateError(fragmentPath, err);
+    }
+  }
+
   return {
     templatePath,
     render(state, meta) {
-      const context = { ...vars, revision: meta.revision, origin: meta.origin ?? `etcd revision ${meta.revision}`, nodes: state.nodes.map(toTemplateNode) };
+      const base = { ...vars, revision: meta.revision, origin: meta.origin ?? `etcd revision ${meta.revision}` };
+      const sections = services.map((service, i) => toTemplateService(service, nodesOf(state, service.name, i === 0).map(toTemplateNode)));
+      const context: Record<string, unknown> = { ...base, nodes: sections[0]?.nodes ?? [], services: sections };
       assertPrintable(context, '');
+      for (const section of sections) {
+        const fragment = fragments.get(section.name);
+        if (fragment === undefined) continue;
+        try {
+          section.block = fragment.template.render({ ...context, service: section, nodes: section.nodes }).replace(/\n+$/, '');
+        } catch (err) {
+          throw templateError(fragment.path, err);
+        }
+      }
       try {
         return template.render(context);
       } catch (err) {
         throw templateError(templatePath, err);
       }
     },
+  };
+}
+
+/** One service as templates see it (snake_case, like the variables). */
+export interface TemplateService {
+  readonly name: string;
+  readonly prefix: string;
+  readonly listen: readonly string[];
+  readonly mode: string;
+  readonly balance: string;
+  readonly forward_for: boolean;
+  readonly default_port: number;
+  readonly check: { readonly type: string; readonly method: string; readonly path: string; readonly host: string; readonly port: number | ''; readonly expect_status: number };
+  /** `default-server` keywords of the service, space-separated ('' for none). */
+  readonly server_options: string;
+  readonly writer: string;
+  readonly read_listen: string;
+  readonly min_servers: number;
+  readonly nodes: readonly TemplateNode[];
+  /** The service's own fragment, rendered; '' when it has none (the template renders the default block). */
+  block: string;
+}
+
+function toTemplateService(service: ServiceSpec, nodes: TemplateNode[]): TemplateService {
+  const check = service.check;
+  return {
+    name: service.name,
+    prefix: service.prefix,
+    listen: [...service.listen],
+    mode: service.mode,
+    balance: service.balance,
+    forward_for: service.forwardFor,
+    default_port: service.defaultPort,
+    check: {
+      type: check.type,
+      method: check.type === 'http' ? check.method : '',
+      path: check.type === 'http' ? check.path : '',
+      host: check.type === 'http' ? (check.host ?? '') : '',
+      port: check.type !== 'none' && check.port !== undefined ? check.port : '',
+      expect_status: check.type === 'http' ? check.expectStatus : 0,
+    },
+    server_options: service.serverOptions.join(' '),
+    writer: service.writer,
+    read_listen: service.readListen ?? '',
+    min_servers: service.minServers,
+    nodes,
+    block: '',
   };
 }
 
