@@ -15,6 +15,7 @@ import { ConfigError } from '../errors.js';
 import { checkConfigPath, checkListenAddress, checkMasterSocket, checkTemplateFile } from '../config/start-checks.js';
 import { HostResolver } from '../resolve/resolve-hosts.js';
 import { createSystemLookup } from '../resolve/system-lookup.js';
+import { implicitService } from '../render/implicit-service.js';
 import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.js';
 
 export type CommandFlags = PipelineFlags & EtcdFlags;
@@ -92,6 +93,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { ap
       })
     : null;
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
+  const services = [implicitService(template.vars, { prefix: options.prefix, minServers: options.minServers })];
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,
@@ -104,8 +106,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { ap
     hosts,
     serverNames,
     syncDeps(renderer = template.renderer): SyncDeps {
-      const singleWriter = (template.vars['writer'] ?? defaultVars()['writer']) === 'single';
-      return { prefix: options.prefix, renderer, live, applier, minServers: options.minServers, singleWriter, serverNames, hosts, logger, metrics };
+      return { services, renderer, live, applier, serverNames, hosts, logger, metrics };
     },
   };
 }

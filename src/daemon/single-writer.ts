@@ -1,6 +1,7 @@
 import type { Applier } from '../apply/types.js';
 import { chooseWriter, orderWriterFirst } from '../model/choose-writer.js';
 import type { ClusterState } from '../model/types.js';
+import { nodesOf } from '../model/decode-cluster.js';
 import { parseServers } from '../plan/parse-servers.js';
 import { inMaintenance } from '../plan/admin-state.js';
 
@@ -12,20 +13,28 @@ import { inMaintenance } from '../plan/admin-state.js';
  */
 export async function placeWriter(
   state: ClusterState,
+  service: string,
+  first: boolean,
   current: string | null,
   applier: Applier | null,
 ): Promise<{ state: ClusterState; moved: string | undefined }> {
-  const listed = current === null ? [] : parseServers(current);
+  const own = nodesOf(state, service, first);
+  const listed = current === null ? [] : parseServers(current).filter((s) => s.backend === service);
   const previous = listed[0] ?? null;
   let keep = previous?.name ?? null;
-  const registered = new Set(state.nodes.map((n) => n.name));
+  const registered = new Set(own.map((n) => n.name));
   if (previous !== null && applier?.runtime) {
     const runtime = (await applier.runtime())?.filter((s) => s.backend === previous.backend) ?? null;
     const up = (runtime ?? []).filter((s) => s.operState === 2 && !inMaintenance(s) && registered.has(s.name));
     const writerUp = up.some((s) => s.name === previous.name);
     if (runtime !== null && (!writerUp || !registered.has(previous.name)) && up.length > 0) keep = up[0]?.name ?? keep;
   }
-  const writer = chooseWriter(state.nodes, keep);
-  const moved = previous !== null && writer !== null && writer !== previous.name ? `single writer moves from ${previous.name} to ${writer}` : undefined;
-  return { state: { ...state, nodes: orderWriterFirst(state.nodes, writer) }, moved };
+  const writer = chooseWriter(own, keep);
+  const moved = previous !== null && writer !== null && writer !== previous.name ? `single writer of ${service} moves from ${previous.name} to ${writer}` : undefined;
+  // The service's nodes take the place of the first of them, writer first; other services keep theirs.
+  const ordered = orderWriterFirst(own, writer);
+  const at = state.nodes.findIndex((n) => own.includes(n));
+  const others = state.nodes.filter((n) => !own.includes(n));
+  const nodes = at === -1 ? others : [...others.slice(0, at), ...ordered, ...others.slice(at)];
+  return { state: { ...state, nodes }, moved };
 }

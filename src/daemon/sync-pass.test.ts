@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { implicitService } from '../render/implicit-service.js';
 import { syncToView, type ConfigRenderer, type SyncDeps } from './sync-pass.js';
 import type { LiveConfig, StagedCheck } from './live-config.js';
 import type { Applier, ApplyResult } from '../apply/types.js';
@@ -8,6 +9,7 @@ import { FileLane } from './file-lane.js';
 import { createMetrics } from '../observe/metrics.js';
 import { replaceHostNames } from '../resolve/resolve-hosts.js';
 import type { ClusterState } from '../model/types.js';
+import type { ServiceSpec } from '../model/service.js';
 
 const PREFIX = '/components/galera';
 
@@ -79,7 +81,7 @@ function applier(outcome: ApplyResult['outcome']): Applier & { calls: { previous
 }
 
 function deps(live: LiveConfig, app: Applier | null, minServers = 1): SyncDeps {
-  return { prefix: PREFIX, renderer, live, applier: app, minServers, logger: silentLogger(), metrics: createMetrics() };
+  return { services: [implicitService({}, { prefix: PREFIX, minServers })], renderer, live, applier: app, logger: silentLogger(), metrics: createMetrics() };
 }
 
 describe('syncToView', () => {
@@ -300,7 +302,7 @@ describe('syncToView', () => {
       const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
         ...deps(live, applier('reload')),
         renderer: listing,
-        singleWriter: true,
+        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
       });
       expect(first(r.config)).toBe('b');
       expect([...(r.config ?? '').matchAll(/server (\S+)/g)].map((m) => m[1])).toEqual(['b', 'a', 'c']);
@@ -311,7 +313,7 @@ describe('syncToView', () => {
       const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
         ...deps(live, applier('reload')),
         renderer: listing,
-        singleWriter: true,
+        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
       });
       expect(first(r.config)).toBe('a');
     });
@@ -334,10 +336,10 @@ describe('syncToView', () => {
       const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
         ...deps(live, app),
         renderer: listing,
-        singleWriter: true,
+        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
       });
       expect(first(r.config)).toBe('c');
-      expect(reasons).toEqual(['single writer moves from b to c']);
+      expect(reasons).toEqual(['single writer of galera moves from b to c']);
     });
 
     it('keeps a writer that is down when no other server is up either', async () => {
@@ -346,9 +348,60 @@ describe('syncToView', () => {
         ...applier('runtime'),
         runtime: async () => ['b', 'a'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState: 0, adminState: 0 })),
       };
-      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, { ...deps(live, app), renderer: listing, singleWriter: true });
+      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, { ...deps(live, app), renderer: listing, services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })] });
       expect(r.outcome).toBe('noop');
       expect(first(r.config)).toBe('b');
+    });
+  });
+
+  describe('several services', () => {
+    const spec = (name: string, prefix: string, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
+      name, prefix, listen: [':1'], mode: 'tcp', balance: 'leastconn', check: { type: 'tcp' }, serverOptions: [], forwardFor: false,
+      minServers: 1, defaultPort: 3306, writer: 'multi', ...extra,
+    });
+    const sections: ConfigRenderer = {
+      render: (state) =>
+        ['web', 'galera']
+          .map((b) => `listen ${b}\n${state.nodes.filter((n) => n.service === b).map((n) => `    server ${n.name} ${n.address}:${n.port}`).join('\n')}`)
+          .join('\n') + '\n',
+    };
+    const services = [spec('web', '/services/webserver/', { defaultPort: 80 }), spec('galera', '/components/galera/', { writer: 'single' })];
+
+    it('holds only the service below its guard: its servers stay as the file has them, the others go on', async () => {
+      const live = new FakeLive('listen web\n    server w1 10.0.1.1:80\nlisten galera\n    server g1 10.0.0.1:3306\n');
+      const r = await syncToView(view({ '/components/galera/g1': '10.0.0.1', '/components/galera/g2': '10.0.0.2' }), null, {
+        ...deps(live, applier('runtime')),
+        renderer: sections,
+        services,
+      });
+      expect(r.outcome).toBe('runtime');
+      expect(live.file).toBe('listen web\n    server w1 10.0.1.1:80\nlisten galera\n    server g1 10.0.0.1:3306\n    server g2 10.0.0.2:3306\n');
+    });
+
+    it('holds the pass when every service is below its guard, naming each', async () => {
+      const live = new FakeLive('listen web\n    server w1 10.0.1.1:80\nlisten galera\n    server g1 10.0.0.1:3306\n');
+      const r = await syncToView(view({}), null, { ...deps(live, applier('runtime')), renderer: sections, services });
+      expect(r.outcome).toBe('guarded');
+      expect(r.reason).toBe(
+        'service web: 0 valid node(s) under /services/webserver, fewer than --min-servers 1; service galera: 0 valid node(s) under /components/galera, fewer than --min-servers 1: keeping the last config',
+      );
+    });
+
+    it('holds the pass when a service is below its guard and there is no file to keep its servers from', async () => {
+      const live = new FakeLive(null);
+      const r = await syncToView(view({ '/components/galera/g1': '10.0.0.1' }), null, { ...deps(live, applier('runtime')), renderer: sections, services });
+      expect(r.outcome).toBe('guarded');
+      expect(live.file).toBeNull();
+    });
+
+    it('decodes each prefix with its own default port and places the single writer within its own section only', async () => {
+      const live = new FakeLive('listen web\n    server w2 10.0.1.2:80\nlisten galera\n    server g2 10.0.0.2:3306\n    server g1 10.0.0.1:3306\n');
+      const r = await syncToView(
+        view({ '/services/webserver/w1/ip': '10.0.1.1', '/services/webserver/w2/ip': '10.0.1.2', '/components/galera/g1': '10.0.0.1', '/components/galera/g2': '10.0.0.2' }),
+        null,
+        { ...deps(live, applier('runtime')), renderer: sections, services },
+      );
+      expect(r.config).toBe('listen web\n    server w1 10.0.1.1:80\n    server w2 10.0.1.2:80\nlisten galera\n    server g2 10.0.0.2:3306\n    server g1 10.0.0.1:3306\n');
     });
   });
 });

@@ -1,6 +1,7 @@
-import { decodeCluster } from '../model/decode-cluster.js';
-import { structureOf } from '../plan/parse-servers.js';
-import type { ClusterState } from '../model/types.js';
+import { decodeServices, nodesOf } from '../model/decode-cluster.js';
+import { parseServers, structureOf } from '../plan/parse-servers.js';
+import type { ClusterState, GaleraNode } from '../model/types.js';
+import type { ServiceSpec } from '../model/service.js';
 import type { ServerNaming } from '../model/server-name.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
@@ -19,17 +20,18 @@ export interface ConfigRenderer {
 }
 
 export interface SyncDeps {
-  readonly prefix: string;
+  /**
+   * The sections kept in step, each with its prefix, its own min-servers guard and its writer mode. In
+   * single-writer mode the writer is listed first (the template's `balance first` sends it every write)
+   * and the writer the file already names is kept while it is registered, so writes do not move needlessly.
+   */
+  readonly services: readonly ServiceSpec[];
   readonly renderer: ConfigRenderer;
   readonly live: LiveConfig;
   /** Null for a dry run: render and check, touch nothing. */
   readonly applier: Applier | null;
-  readonly minServers: number;
-  /**
-   * Single-writer mode: list the writer first (the template's `balance first` sends it every write) and
-   * keep the writer the file already names while it is registered, so writes do not move needlessly.
-   */
-  readonly singleWriter?: boolean;
+  /** Run `haproxy -c` on the rendered config (a dry run may skip it). @default true */
+  readonly check?: boolean;
   /** How server names are chosen (template variable `server_names`). @default "host" */
   readonly serverNames?: ServerNaming;
   /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
@@ -64,7 +66,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const log = deps.logger.child({ revision: view.revision });
-  const decoded = decodeCluster(deps.prefix, view.kvs, deps.serverNames === undefined ? {} : { serverNames: deps.serverNames });
+  const decoded = decodeServices(deps.services, view.kvs, deps.serverNames === undefined ? {} : { serverNames: deps.serverNames });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);
   deps.metrics.nodes.set({ state: 'valid' }, state.nodes.length);
@@ -94,19 +96,22 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     if (failure !== null) return finish({ outcome: 'failed', config: null, reason: failure, retry: true });
   }
 
-  if (state.nodes.length < deps.minServers) {
-    return finish({
-      outcome: 'guarded',
-      config: null,
-      reason: `${state.nodes.length} valid node(s) under ${deps.prefix}, fewer than --min-servers ${deps.minServers}: keeping the last config`,
-      retry: false,
-    });
-  }
-
   const lane = deps.lane ?? null;
   let current = lane?.latest() ?? (await deps.live.read());
-  const writer = deps.singleWriter === true ? await placeWriter(state, current, deps.applier) : { state, moved: undefined };
-  const rendered = writer.state;
+  const guard = applyGuards(deps.services, state, current);
+  if (guard.held.length > 0 && (guard.state === null || guard.held.length === deps.services.length)) {
+    return finish({ outcome: 'guarded', config: null, reason: `${guard.held.join('; ')}: keeping the last config`, retry: false });
+  }
+  for (const why of guard.held) log.warn({ reason: why }, 'service held back by the guard; its servers stay as they are');
+  let rendered = guard.state ?? state;
+  const moves: string[] = [];
+  for (const service of deps.services) {
+    if (service.writer !== 'single') continue;
+    const placed = await placeWriter(rendered, service.name, deps.services[0] === service, current, deps.applier);
+    rendered = placed.state;
+    if (placed.moved !== undefined) moves.push(placed.moved);
+  }
+  const writer = { moved: moves.length === 0 ? undefined : moves.join('; ') };
 
   let next: string;
   try {
@@ -143,6 +148,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     current = await deps.live.read();
     if (current !== null && deps.live.equivalent(current, next)) return finish({ outcome: 'noop', config: current, retry: false });
   }
+  if (deps.check === false && deps.applier === null) return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false });
   const check = await deps.live.check(next);
   if (!check.ok) {
     for (const d of check.diagnostics) logDiagnostic(log, d);
@@ -180,4 +186,26 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     log.warn({ err: describeError(err) }, `could not clear the unconfirmed-write note beside ${deps.live.path}; the next start applies the file once more`);
   }
   return finish({ outcome: applied.outcome, config: next, retry: false });
+}
+
+/**
+ * Each service's own min-servers guard. A service below it keeps the servers the current file gives its
+ * section (an etcd outage or a mass expiry of one tier must not empty it), while the other services go
+ * on. With no current file there is nothing to keep: the state is null and the pass is held as a whole.
+ */
+export function applyGuards(services: readonly ServiceSpec[], state: ClusterState, current: string | null): { held: string[]; state: ClusterState | null } {
+  const held: string[] = [];
+  let nodes: GaleraNode[] = [...state.nodes];
+  const listed = current === null ? null : parseServers(current);
+  services.forEach((service, i) => {
+    const own = nodesOf(state, service.name, i === 0);
+    if (own.length >= service.minServers) return;
+    const where = service.prefix.replace(/\/+$/, '');
+    held.push(`${services.length > 1 ? `service ${service.name}: ` : ''}${own.length} valid node(s) under ${where}, fewer than --min-servers ${service.minServers}`);
+    const kept: GaleraNode[] = (listed ?? [])
+      .filter((s) => s.backend === service.name)
+      .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup, keys: [], service: service.name }));
+    nodes = [...nodes.filter((n) => !own.includes(n)), ...kept];
+  });
+  return { held, state: held.length > 0 && listed === null ? null : { ...state, nodes } };
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { implicitService } from '../render/implicit-service.js';
 import { WatchLoop } from './watch-loop.js';
 import type { ClusterSource, SourceListener, SourceView } from '../source/types.js';
 import type { SyncDeps } from './sync-pass.js';
@@ -75,11 +76,10 @@ function setUp(outcomes: ApplyResult['outcome'][] = [], extra: Partial<SyncDeps>
   const live = memoryLive();
   const applier = scriptedApplier(outcomes);
   const deps: SyncDeps = {
-    prefix: PREFIX,
+    services: [implicitService({}, { prefix: PREFIX, minServers: 1 })],
     renderer: { render: (s) => s.nodes.map((n) => n.address).join(',') },
     live,
     applier,
-    minServers: 1,
     logger: silentLogger(),
     metrics: createMetrics(),
     ...extra,
@@ -174,7 +174,7 @@ describe('WatchLoop', () => {
 
   it('in single-writer mode looks again at the writer every second without an etcd event', async () => {
     const listing = { render: (st: { nodes: readonly { name: string; address: string }[] }) => `listen galera\n${st.nodes.map((n) => `    server ${n.name} ${n.address}:3306`).join('\n')}\n` };
-    const { source, applier, loop } = setUp([], { singleWriter: true, renderer: listing });
+    const { source, applier, loop } = setUp([], { services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })], renderer: listing });
     let asked = 0;
     applier.runtime = async () => {
       asked += 1;

@@ -163,7 +163,7 @@ export class WatchLoop {
    * quickly does not take writes back from the one HAProxy moved them to.
    */
   private scheduleWriterCheck(): void {
-    if (this.stopped || this.deps.singleWriter !== true) return;
+    if (this.stopped || !this.deps.services.some((s) => s.writer === 'single')) return;
     this.writerTimer = this.clock.setTimeout(() => {
       this.writerTimer = null;
       this.poke();
