@@ -12,15 +12,15 @@ const MAX_NAMES = 20;
  */
 export function logDecisions(log: Logger, previous: ClusterState | null, state: ClusterState): void {
   const changes = diffNodes(previous, state);
-  for (const n of changes.added) log.debug({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node added');
-  for (const n of changes.removed) log.debug({ node: n.id, server: n.name, address: n.address, port: n.port }, 'node removed');
+  for (const n of changes.added) log.debug({ service: n.service, node: n.id, server: n.name, address: n.address, port: n.port }, 'node added');
+  for (const n of changes.removed) log.debug({ service: n.service, node: n.id, server: n.name, address: n.address, port: n.port }, 'node removed');
   for (const c of changes.changed) {
     log.debug(
-      { node: c.to.id, server: c.to.name, from: `${c.from.address}:${c.from.port} w${c.from.weight}${c.from.backup ? ' backup' : ''}`, to: `${c.to.address}:${c.to.port} w${c.to.weight}${c.to.backup ? ' backup' : ''}` },
+      { service: c.to.service, node: c.to.id, server: c.to.name, from: `${c.from.address}:${c.from.port} w${c.from.weight}${c.from.backup ? ' backup' : ''}`, to: `${c.to.address}:${c.to.port} w${c.to.weight}${c.to.backup ? ' backup' : ''}` },
       'node changed',
     );
   }
-  for (const r of changes.newlyRejected) log.warn({ key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
+  for (const r of changes.newlyRejected) log.warn({ service: r.service, key: r.key, node: r.id }, `node rejected: ${r.key}: ${r.reason}`);
   const noted = new Set((previous?.notes ?? []).map((n) => `${n.key}\u0000${n.reason}`));
   for (const n of state.notes ?? []) {
     if (!noted.has(`${n.key}\u0000${n.reason}`)) log.debug({ key: n.key, node: n.id }, `node value: ${n.key}: ${n.reason}`);
@@ -47,10 +47,13 @@ export function summarizePass(previous: ClusterState | null, state: ClusterState
   if (previous === null) fields['nodes'] = state.nodes.length;
   else {
     const changes = diffNodes(previous, state);
+    // With several services a name says which section it is in (`web/w1`); one service keeps bare names.
+    const services = new Set([...state.nodes, ...previous.nodes].map((n) => n.service));
+    const label = (n: ClusterState['nodes'][number]): string => (services.size > 1 && n.service !== undefined ? `${n.service}/${n.name}` : n.name);
     const lists = {
-      added: changes.added.map((n) => n.name),
-      removed: changes.removed.map((n) => n.name),
-      changed: changes.changed.map((c) => c.to.name),
+      added: changes.added.map(label),
+      removed: changes.removed.map(label),
+      changed: changes.changed.map((c) => label(c.to)),
     };
     for (const [kind, names] of Object.entries(lists)) {
       if (names.length === 0) continue;

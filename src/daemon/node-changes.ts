@@ -13,17 +13,20 @@ function sameServer(a: GaleraNode, b: GaleraNode): boolean {
   return a.address === b.address && a.port === b.port && a.weight === b.weight && a.backup === b.backup;
 }
 
+/** Names are unique within a section only: the same name may serve two services. */
+const keyOf = (n: GaleraNode): string => `${n.service ?? ''}\u0000${n.name}`;
+
 export function diffNodes(previous: ClusterState | null, next: ClusterState): NodeChanges {
-  const before = new Map((previous?.nodes ?? []).map((n) => [n.name, n]));
-  const after = new Map(next.nodes.map((n) => [n.name, n]));
+  const before = new Map((previous?.nodes ?? []).map((n) => [keyOf(n), n]));
+  const after = new Map(next.nodes.map((n) => [keyOf(n), n]));
   const added: GaleraNode[] = [];
   const changed: { from: GaleraNode; to: GaleraNode }[] = [];
   for (const node of next.nodes) {
-    const old = before.get(node.name);
+    const old = before.get(keyOf(node));
     if (!old) added.push(node);
     else if (!sameServer(old, node)) changed.push({ from: old, to: node });
   }
-  const removed = (previous?.nodes ?? []).filter((n) => !after.has(n.name));
+  const removed = (previous?.nodes ?? []).filter((n) => !after.has(keyOf(n)));
   const seen = new Set((previous?.rejected ?? []).map((r) => `${r.key}\u0000${r.reason}`));
   const newlyRejected = next.rejected.filter((r) => !seen.has(`${r.key}\u0000${r.reason}`));
   return { added, removed, changed, newlyRejected };

@@ -69,9 +69,13 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   const decoded = decodeServices(deps.services, view.kvs, deps.serverNames === undefined ? {} : { serverNames: deps.serverNames });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);
-  deps.metrics.nodes.set({ state: 'valid' }, state.nodes.length);
-  deps.metrics.nodes.set({ state: 'rejected' }, state.rejected.length);
-  deps.metrics.nodes.set({ state: 'incomplete' }, state.incomplete.length);
+  deps.metrics.nodes.reset();
+  deps.services.forEach((service, i) => {
+    const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
+    deps.metrics.nodes.set({ service: service.name, state: 'valid' }, state.nodes.filter(mine).length);
+    deps.metrics.nodes.set({ service: service.name, state: 'rejected' }, state.rejected.filter(mine).length);
+    deps.metrics.nodes.set({ service: service.name, state: 'incomplete' }, state.incomplete.filter(mine).length);
+  });
 
   const finish = (result: Omit<SyncResult, 'revision' | 'state'>): SyncResult => {
     const seconds = (now() - started) / 1000;

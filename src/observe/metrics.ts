@@ -7,7 +7,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly updates: Counter<'outcome'>;
   readonly unableToSync: Gauge;
-  readonly nodes: Gauge<'state'>;
+  readonly nodes: Gauge<'state' | 'service'>;
   readonly applySeconds: Histogram<'outcome'>;
   readonly etcdLastHeard: Gauge;
   readonly etcdRevision: Gauge;
@@ -30,8 +30,8 @@ export function createMetrics(): Metrics {
     }),
     nodes: new Gauge({
       name: 'galera_haproxy_nodes',
-      help: 'Galera nodes under the prefix at the last pass, by state (valid, rejected, incomplete)',
-      labelNames: ['state'],
+      help: 'Nodes under each service\'s prefix at the last pass, by service and state (valid, rejected, incomplete)',
+      labelNames: ['state', 'service'],
       registers: [registry],
     }),
     applySeconds: new Histogram({

@@ -209,7 +209,7 @@ describe('galera-haproxy watch', () => {
     expect(heard * 1000).toBeGreaterThan(Date.parse(status.etcd.lastHeardAt) - 2000);
     expect(metrics).toMatch(/^galera_haproxy_updates_total\{outcome="runtime"\} [1-9]/m);
     expect(metrics).toMatch(/^galera_haproxy_unable_to_sync 0$/m);
-    expect(metrics).toMatch(/^galera_haproxy_nodes\{state="valid"\} [1-9]/m);
+    expect(metrics).toMatch(/^galera_haproxy_nodes\{service="galera",state="valid"\} [1-9]/m);
     expect((await fetch(`${statusUrl}/nope`)).status).toBe(404);
   });
 
