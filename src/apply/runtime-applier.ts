@@ -3,6 +3,7 @@ import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
 import { planChanges } from '../plan/plan-changes.js';
+import { decideApply, type ApplyPolicy } from '../plan/apply-policy.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
 import { forcedOutOfRotation } from '../plan/admin-state.js';
@@ -90,6 +91,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   const socketTimeoutMs = options.socketTimeoutMs ?? 5000;
   const send: SocketSend = options.send ?? ((command) => sendSocketCommand(options.statsSocket, command, { timeoutMs: socketTimeoutMs }));
   const reloader = buildReloader(options);
+  const policy: ApplyPolicy = { runtimeApi: options.runtimeApi !== false, maxRuntimeOps: options.maxRuntimeOps ?? 200 };
   let desired = new Set<string>();
   let lastReloadAt = 0;
   let chain: Promise<unknown> = Promise.resolve();
@@ -267,7 +269,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       unreadable = err;
     }
     const planned = planChanges({ previousConfig: previous, nextConfig, runtime });
-    const plan = reloadReason === undefined ? planned : { ...planned, reloadReasons: [...planned.reloadReasons, reloadReason] };
+    const plan = runtime === null ? planned : decideApply(planned, runtime, policy, reloadReason);
     if (runtime === null) {
       // A reload needs the stats socket twice: to dump the states the new worker starts from (without
       // them, a stale state file brings dead or donor nodes up) and to confirm the new worker. So no
@@ -279,16 +281,6 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
 
     let reasons = plan.reloadReasons;
     let fellBack = false;
-    // HAProxy 2.6 cannot flip `backup` on a live server: the runtime way deletes and re-adds it, which
-    // cuts its sessions. A reload keeps them (on the old worker), so a busy server switches that way.
-    const busySwitch = plan.runtimeOps.filter((op) => op.op === 'set-backup' && (runtime.find((s) => keyOf(s) === keyOf(op.server))?.sessions ?? 0) > 0);
-    if (reasons.length === 0 && busySwitch.length > 0) {
-      reasons = busySwitch.map((op) => `${keyOf(op.server)} switches active/backup with open sessions`);
-    } else if (reasons.length === 0 && options.runtimeApi === false) {
-      reasons = [`${plan.runtimeOps.length} server change(s) and the Runtime API is off`];
-    } else if (reasons.length === 0 && plan.runtimeOps.length > (options.maxRuntimeOps ?? 200)) {
-      reasons = [`${plan.runtimeOps.length} server changes: one reload is quicker than ${plan.runtimeOps.length} runtime ops`];
-    }
     if (!allowReload && reasons.length > 0) {
       return result('failed', plan, false, new ApplyError('RELOAD_FAILED', `needs a reload: ${reasons.join('; ')}`));
     }
@@ -329,6 +321,15 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   };
 
   return {
+    plan: async (input) => {
+      let runtime: RuntimeServer[];
+      try {
+        runtime = (await readRuntime()).filter((s) => !(drainer.has(keyOf(s)) && !desired.has(keyOf(s))));
+      } catch (err) {
+        return { plan: planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime: null }), runtimeError: describeError(err) };
+      }
+      return { plan: decideApply(planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime }), runtime, policy, input.reloadReason) };
+    },
     apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true, input.reloadReason)),
     runtime: async () => {
       try {

@@ -31,6 +31,11 @@ export interface ApplyInput {
  */
 export interface Applier {
   apply(input: ApplyInput): Promise<ApplyResult>;
+  /**
+   * What `apply` would do now, without doing it: the same plan from the same runtime read. With the
+   * runtime unreadable, the plan of the file alone and why the runtime could not be read.
+   */
+  plan?(input: Omit<ApplyInput, 'allowReload'>): Promise<{ plan: Plan; runtimeError?: string }>;
   /** What HAProxy runs now (`show servers state` + `show stat`), or null when it cannot be read. */
   runtime?(): Promise<readonly RuntimeServer[] | null>;
   /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
