@@ -5,6 +5,7 @@ import type { ServiceSpec } from '../model/service.js';
 import type { ServerNaming } from '../model/server-name.js';
 import type { SourceView } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
+import type { Plan } from '../plan/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
@@ -16,7 +17,7 @@ import { confirmLastWrite } from './unconfirmed-write.js';
 
 /** Renders a decoded state; the daemon does not care which template or engine is behind it. */
 export interface ConfigRenderer {
-  render(state: ClusterState, meta: { revision: string }): string;
+  render(state: ClusterState, meta: { revision: string; origin?: string }): string;
 }
 
 export interface SyncDeps {
@@ -32,6 +33,13 @@ export interface SyncDeps {
   readonly applier: Applier | null;
   /** Run `haproxy -c` on the rendered config (a dry run may skip it). @default true */
   readonly check?: boolean;
+  /**
+   * `plan`: go as far as the plan (render, check, read HAProxy's runtime) and change nothing; the result
+   * carries the plan. @default "apply"
+   */
+  readonly mode?: 'apply' | 'plan';
+  /** Where the nodes came from, for the header (a `--nodes` file). @default "etcd revision N" */
+  readonly origin?: string;
   /** How server names are chosen (template variable `server_names`). @default "host" */
   readonly serverNames?: ServerNaming;
   /** Writes the file behind runtime-first changes; without one (once, render) it is written inline. */
@@ -53,6 +61,10 @@ export interface SyncResult {
   /** The config HAProxy should now run (the rendered one, or the kept one when held back). */
   readonly config: string | null;
   readonly reason?: string;
+  /** Why each held service was held (its own min-servers guard), when any was. */
+  readonly held?: readonly string[];
+  /** In plan mode: what applying would do (see `Applier.plan`), and whether the file would be rewritten. */
+  readonly plan?: { readonly plan: Plan; readonly runtimeError?: string; readonly fileChanges: boolean };
   /** True when the failure may clear by itself (HAProxy busy, socket gone): the loop retries. */
   readonly retry: boolean;
 }
@@ -95,7 +107,8 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return { ...result, revision: view.revision, state };
   };
 
-  if (deps.applier !== null && (deps.lane?.latest() ?? null) === null) {
+  const planOnly = deps.mode === 'plan';
+  if (deps.applier !== null && !planOnly && (deps.lane?.latest() ?? null) === null) {
     const failure = await confirmLastWrite(deps.live, deps.applier, view.revision, log);
     if (failure !== null) return finish({ outcome: 'failed', config: null, reason: failure, retry: true });
   }
@@ -104,7 +117,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   let current = lane?.latest() ?? (await deps.live.read());
   const guard = applyGuards(deps.services, state, current);
   if (guard.held.length > 0 && (guard.state === null || guard.held.length === deps.services.length)) {
-    return finish({ outcome: 'guarded', config: null, reason: `${guard.held.join('; ')}: keeping the last config`, retry: false });
+    return finish({ outcome: 'guarded', config: null, reason: `${guard.held.join('; ')}: keeping the last config`, held: guard.held, retry: false });
   }
   for (const why of guard.held) log.warn({ reason: why }, 'service held back by the guard; its servers stay as they are');
   let rendered = guard.state ?? state;
@@ -119,13 +132,15 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
 
   let next: string;
   try {
-    next = deps.renderer.render(rendered, { revision: view.revision });
+    next = deps.renderer.render(rendered, deps.origin === undefined ? { revision: view.revision } : { revision: view.revision, origin: deps.origin });
   } catch (err) {
     return finish({ outcome: 'failed', config: null, reason: `render: ${describeError(err)}`, retry: false });
   }
 
+  const held = guard.held.length > 0 ? { held: guard.held } : {};
   if (current !== null && deps.live.equivalent(current, next)) {
-    return finish({ outcome: 'noop', config: current, retry: false });
+    const nothing = planOnly ? { plan: { plan: { runtimeOps: [], reloadReasons: [] }, fileChanges: false } } : {};
+    return finish({ outcome: 'noop', config: current, retry: false, ...held, ...nothing });
   }
 
   // Server-only changes (the rest of the file identical) go to the Runtime API first and the checked
@@ -133,6 +148,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   // runtime op that fails, or a one-shot run without a lane, takes the checked-file way below.
   if (
     lane !== null &&
+    !planOnly &&
     current !== null &&
     deps.applier !== null &&
     writer.moved === undefined &&
@@ -161,7 +177,11 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
     return finish({ outcome: 'failed', config: null, reason: `haproxy -c rejected the rendered config: ${check.summary}`, retry: false });
   }
   if (deps.applier === null) {
-    return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false });
+    return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false, ...held });
+  }
+  if (planOnly) {
+    const planned = deps.applier.plan === undefined ? { plan: { runtimeOps: [], reloadReasons: ['this applier cannot plan'] } } : await deps.applier.plan({ previous: current, next, revision: view.revision, ...(writer.moved ? { reloadReason: writer.moved } : {}) });
+    return finish({ outcome: 'noop', config: next, reason: 'plan only', retry: false, ...held, plan: { ...planned, fileChanges: true } });
   }
   try {
     await deps.live.markUnconfirmed(current);
@@ -189,7 +209,7 @@ export async function syncToView(view: SourceView, previous: ClusterState | null
   } catch (err) {
     log.warn({ err: describeError(err) }, `could not clear the unconfirmed-write note beside ${deps.live.path}; the next start applies the file once more`);
   }
-  return finish({ outcome: applied.outcome, config: next, retry: false });
+  return finish({ outcome: applied.outcome, config: next, retry: false, ...held });
 }
 
 /**
