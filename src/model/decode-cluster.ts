@@ -36,13 +36,24 @@ export function normalizePrefix(prefix: string): string {
 export interface DecodeOptions {
   /** How server names are chosen. @default "host" */
   readonly serverNames?: ServerNaming;
+  /**
+   * The revision the previous pass decoded. A seed node registers with one put per key, `ip` first and
+   * `port` a few ms later; a seed node whose `ip` key was created after this revision and has no `port`
+   * yet is held back as `incomplete` for one pass instead of being served on the default port and
+   * re-addressed a moment later. Absent (first pass, `once`, `render`): no node is held back.
+   */
+  readonly portMayFollowAfter?: bigint;
 }
+
+/** Reason of a seed node held back by {@link DecodeOptions.portMayFollowAfter}. */
+export const PORT_MAY_FOLLOW_REASON = 'no "port" key yet (may follow the "ip" key); waiting one pass';
 
 /**
  * Decodes every key under `prefix` into validated nodes. Three layouts may be mixed under one prefix:
  * the seed's `<id>/ip`, `<id>/port`, `<id>/host`; flat `<id>` = `ip`, `ip:port` or `[ipv6]:port`; and
  * flat JSON. Nothing here throws on bad input: each bad key or node becomes a {@link Rejection} with a
- * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering).
+ * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering), as is
+ * one whose `port` may still follow (see {@link DecodeOptions.portMayFollowAfter}).
  *
  * Nodes claim addresses and names in the order they registered (lowest etcd `create_revision` of their
  * keys, then id in UTF-16 code-unit order), whatever order etcd returned the keys in:
@@ -87,10 +98,12 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   }
 
   const candidates: Decoded[] = [];
+  let settleSoon = false;
   for (const id of [...entries.keys()].sort(compareText)) {
     const entry = entries.get(id);
-    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes);
-    if (decoded !== null) candidates.push(decoded);
+    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes, options.portMayFollowAfter);
+    if (decoded === 'wait') settleSoon = true;
+    else if (decoded !== null) candidates.push(decoded);
   }
   candidates.sort(compareEstablished);
 
@@ -118,7 +131,8 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   }
 
   nodes.sort((a, b) => compareText(a.name, b.name));
-  return notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  const state: ClusterState = notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  return settleSoon ? { ...state, settleSoon: true } : state;
 }
 
 /**
@@ -177,7 +191,8 @@ function decodeEntry(
   rejected: Rejection[],
   incomplete: Rejection[],
   notes: Rejection[],
-): Decoded | null {
+  portMayFollowAfter: bigint | undefined,
+): Decoded | 'wait' | null {
   const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
   const createRevision = firstCreated(entry.flat === undefined ? entry.leaves.values() : [entry.flat]);
   const revision = createRevision === undefined ? {} : { createRevision };
@@ -206,6 +221,15 @@ function decodeEntry(
   if (ipKv === undefined) {
     incomplete.push({ key: `${base}${id}/ip`, id, reason: 'no "ip" key yet (node still registering)' });
     return null;
+  }
+  if (
+    !entry.leaves.has('port') &&
+    portMayFollowAfter !== undefined &&
+    ipKv.createRevision !== undefined &&
+    ipKv.createRevision > portMayFollowAfter
+  ) {
+    incomplete.push({ key: `${base}${id}/port`, id, reason: PORT_MAY_FOLLOW_REASON });
+    return 'wait';
   }
   const address = field(ipKv, (v) => (/^\[.*\]$/.test(v) ? checkIPv6(v.slice(1, -1)) : checkAddress(v)));
   const port = optionalField(entry.leaves.get('port'), checkPortText, DEFAULT_PORT);
