@@ -73,12 +73,23 @@ export interface SyncResult {
  * One pass of the pipeline: decode → guard → render → (unchanged? stop) → check staged → commit → apply.
  * Every way out is a value with an outcome; the live file is only replaced by a file that passed
  * `haproxy -c`, and never by one with fewer than `minServers` servers.
+ * `previousRevision` is the revision the previous pass decoded (null on the first pass, `once`): a seed
+ * node whose `ip` appeared since then without `port` waits one pass (the state says `settleSoon`).
  */
-export async function syncToView(view: SourceView, previous: ClusterState | null, deps: SyncDeps): Promise<SyncResult> {
+export async function syncToView(
+  view: SourceView,
+  previous: ClusterState | null,
+  deps: SyncDeps,
+  previousRevision: string | null = null,
+): Promise<SyncResult> {
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const log = deps.logger.child({ revision: view.revision });
-  const decoded = decodeServices(deps.services, view.kvs, deps.serverNames === undefined ? {} : { serverNames: deps.serverNames });
+  const decoded = decodeServices(deps.services, view.kvs, {
+    ...(deps.serverNames === undefined ? {} : { serverNames: deps.serverNames }),
+    // etcd revisions are decimal; a source without them holds nothing back.
+    ...(previousRevision === null || !/^\d+$/.test(previousRevision) ? {} : { portMayFollowAfter: BigInt(previousRevision) }),
+  });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);
   deps.metrics.nodes.reset();

@@ -8,7 +8,7 @@ import type { Applier, ApplyResult } from '../apply/types.js';
 import { silentLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
 import { replaceHostNames } from '../resolve/resolve-hosts.js';
-import type { ClusterState } from '../model/types.js';
+import type { ClusterState, KeyValue } from '../model/types.js';
 
 const PREFIX = '/p';
 
@@ -26,6 +26,9 @@ class FakeSource implements ClusterSource {
   }
   async close() {
     this.closed = true;
+  }
+  emitKvs(revision: number, kvs: KeyValue[]) {
+    this.listener?.onChange({ revision: String(revision), cause: 'watch', kvs });
   }
   emit(revision: number, nodes: string[]) {
     this.listener?.onChange({ revision: String(revision), cause: 'watch', kvs: nodes.map((ip, i) => ({ key: `${PREFIX}/n${i}`, value: ip })) });
@@ -215,5 +218,51 @@ describe('WatchLoop', () => {
     await vi.advanceTimersByTimeAsync(3000);
     expect(lookups).toBe(before);
     await loop.stop();
+  });
+
+  describe('a seed node whose port may follow its ip', () => {
+    const endpoints = { render: (st: ClusterState) => st.nodes.map((n) => `${n.address}:${n.port}`).join(',') };
+    const first: KeyValue = { key: `${PREFIX}/a/ip`, value: '10.0.0.1', createRevision: 1n };
+    const ip: KeyValue = { key: `${PREFIX}/b/ip`, value: '10.0.0.2', createRevision: 2n };
+    const port: KeyValue = { key: `${PREFIX}/b/port`, value: '3307', createRevision: 3n };
+
+    it('a settle pass adds it on the default port when no port comes', async () => {
+      const { source, applier, loop } = setUp([], { renderer: endpoints });
+      await loop.start();
+      source.emitKvs(1, [first]);
+      await vi.advanceTimersByTimeAsync(30);
+      source.emitKvs(2, [first, ip]);
+      await vi.advanceTimersByTimeAsync(30);
+      expect(applier.applied).toEqual(['10.0.0.1:3306']);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(applier.applied).toEqual(['10.0.0.1:3306', '10.0.0.1:3306,10.0.0.2:3306']);
+      await loop.stop();
+    });
+
+    it('never serves it on the default port when the port follows', async () => {
+      const { source, applier, loop } = setUp([], { renderer: endpoints });
+      await loop.start();
+      source.emitKvs(1, [first]);
+      await vi.advanceTimersByTimeAsync(30);
+      source.emitKvs(2, [first, ip]);
+      await vi.advanceTimersByTimeAsync(30);
+      source.emitKvs(3, [first, ip, port]);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(applier.applied).toEqual(['10.0.0.1:3306', '10.0.0.1:3306,10.0.0.2:3307']);
+      await loop.stop();
+    });
+
+    it('stop cancels a pending settle pass', async () => {
+      const { source, applier, loop } = setUp([], { renderer: endpoints });
+      await loop.start();
+      source.emitKvs(1, [first]);
+      await vi.advanceTimersByTimeAsync(30);
+      source.emitKvs(2, [first, ip]);
+      await vi.advanceTimersByTimeAsync(30);
+      await loop.stop();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(applier.applied).toEqual(['10.0.0.1:3306']);
+    });
   });
 });

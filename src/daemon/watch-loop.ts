@@ -6,6 +6,13 @@ import { syncToView, type SyncDeps, type SyncResult } from './sync-pass.js';
 import { FileLane } from './file-lane.js';
 
 const WRITER_CHECK_MS = 1000;
+/**
+ * A seed node's `port` put follows its `ip` put by a few ms; a pass that saw only the `ip` holds the
+ * node back (decodeCluster `portMayFollowAfter`) and this pass, if etcd stays quiet, adds it on the
+ * default port. Long enough for the `port` put to land, short enough that a node that never writes one
+ * is served at once.
+ */
+const SETTLE_MS = 100;
 
 export interface WatchLoopOptions {
   readonly wait: Wait;
@@ -28,6 +35,8 @@ export class WatchLoop {
   private readonly lane: FileLane;
   private latest: SourceView | null = null;
   private previousState: ClusterState | null = null;
+  /** The revision {@link previousState} was decoded at. */
+  private previousRevision: string | null = null;
   /** Revision of the last pass that brought HAProxy somewhere; drift repair starts after the first. */
   private appliedRevision: string | null = null;
   private running: Promise<void> | null = null;
@@ -37,6 +46,7 @@ export class WatchLoop {
   private repairTimer: unknown = null;
   private writerTimer: unknown = null;
   private resolveTimer: unknown = null;
+  private settleTimer: unknown = null;
   private stopped = false;
   private readonly passListeners: ((result: SyncResult) => void)[] = [];
 
@@ -88,6 +98,7 @@ export class WatchLoop {
     if (this.repairTimer !== null) this.clock.clearTimeout(this.repairTimer);
     if (this.writerTimer !== null) this.clock.clearTimeout(this.writerTimer);
     if (this.resolveTimer !== null) this.clock.clearTimeout(this.resolveTimer);
+    if (this.settleTimer !== null) this.clock.clearTimeout(this.settleTimer);
     await this.running;
     await this.lane.settle();
     await this.source.close();
@@ -117,7 +128,7 @@ export class WatchLoop {
   private async pass(view: SourceView): Promise<void> {
     let result: SyncResult;
     try {
-      result = await syncToView(view, this.previousState, this.deps);
+      result = await syncToView(view, this.previousState, this.deps, this.previousRevision);
     } catch (err) {
       // A bug or an unexpected I/O error: keep the daemon alive and try again later.
       this.deps.logger.error({ revision: view.revision, err: describeError(err) }, 'sync pass threw; will retry');
@@ -125,6 +136,8 @@ export class WatchLoop {
       return;
     }
     this.previousState = result.state;
+    this.previousRevision = result.revision;
+    if (result.state.settleSoon === true) this.scheduleSettle();
     if (result.config !== null && result.outcome !== 'failed') this.appliedRevision = result.revision;
     for (const listener of this.passListeners) listener(result);
     if (result.retry) this.scheduleRetry();
@@ -141,6 +154,14 @@ export class WatchLoop {
       this.retryTimer = null;
       this.kick();
     }, delay);
+  }
+
+  private scheduleSettle(): void {
+    if (this.stopped || this.settleTimer !== null) return;
+    this.settleTimer = this.clock.setTimeout(() => {
+      this.settleTimer = null;
+      this.kick();
+    }, SETTLE_MS);
   }
 
   private scheduleRepair(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCluster, normalizePrefix } from './decode-cluster.js';
+import { PORT_MAY_FOLLOW_REASON, decodeCluster, normalizePrefix } from './decode-cluster.js';
 import type { KeyValue } from './types.js';
 import { findControlCharacter } from './validate-address.js';
 import { fnv1a32 } from './server-name.js';
@@ -342,5 +342,46 @@ describe('decodeCluster rejects hostile values', () => {
     expect(new Set(state.nodes.map((n) => n.name)).size).toBe(state.nodes.length);
     // `../etc` has a slash, so it is a seed-layout key with an unknown field, not an id.
     expect(state.rejected).toHaveLength(1);
+  });
+});
+
+describe('decodeCluster holds back a seed node whose port may follow its ip', () => {
+  const ipAt = (id: string, createRevision: bigint): KeyValue => ({ key: `${P}/${id}/ip`, value: '10.0.0.1', createRevision });
+
+  it('waits one pass for a node whose ip appeared since the previous pass, without port', () => {
+    const state = decodeCluster(P, [ipAt('db1', 11n)], { portMayFollowAfter: 10n });
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected).toEqual([]);
+    expect(state.incomplete).toEqual([{ key: `${P}/db1/port`, id: 'db1', reason: PORT_MAY_FOLLOW_REASON }]);
+    expect(state.settleSoon).toBe(true);
+  });
+
+  it('serves it on the default port once a pass has seen the ip (the port never came)', () => {
+    for (const previous of [11n, 12n]) {
+      const state = decodeCluster(P, [ipAt('db1', 11n)], { portMayFollowAfter: previous });
+      expect(state.nodes.map((n) => [n.id, n.port])).toEqual([['db1', 3306]]);
+      expect(state.incomplete).toEqual([]);
+      expect(state.settleSoon).toBeUndefined();
+    }
+  });
+
+  it('does not wait when the port is there, the layout is flat, or there was no previous pass', () => {
+    const withPort = decodeCluster(P, [ipAt('db1', 11n), { key: `${P}/db1/port`, value: '3307', createRevision: 12n }], { portMayFollowAfter: 10n });
+    expect(withPort.nodes.map((n) => n.port)).toEqual([3307]);
+    const flatValue = decodeCluster(P, [{ key: `${P}/db1`, value: '10.0.0.1', createRevision: 11n }], { portMayFollowAfter: 10n });
+    expect(flatValue.nodes.map((n) => n.port)).toEqual([3306]);
+    const firstPass = decodeCluster(P, [ipAt('db1', 11n)]);
+    expect(firstPass.nodes.map((n) => n.port)).toEqual([3306]);
+    // Values without a create revision (not from etcd) are never held back.
+    const noRevision = decodeCluster(P, kvs({ [`${P}/db1/ip`]: '10.0.0.1' }), { portMayFollowAfter: 10n });
+    expect(noRevision.nodes.map((n) => n.port)).toEqual([3306]);
+    for (const state of [withPort, flatValue, firstPass, noRevision]) expect(state.settleSoon).toBeUndefined();
+  });
+
+  it('holds back only the new node; one already seen keeps being served', () => {
+    const state = decodeCluster(P, [ipAt('old', 5n), { key: `${P}/new/ip`, value: '10.0.0.2', createRevision: 11n }], { portMayFollowAfter: 10n });
+    expect(state.nodes.map((n) => n.id)).toEqual(['old']);
+    expect(state.incomplete.map((r) => r.id)).toEqual(['new']);
+    expect(state.settleSoon).toBe(true);
   });
 });

@@ -39,13 +39,24 @@ export interface DecodeOptions {
   readonly serverNames?: ServerNaming;
   /** Port of a seed-layout node without a `port` key. @default 3306 */
   readonly defaultPort?: number;
+  /**
+   * The revision the previous pass decoded. A seed node registers with one put per key, `ip` first and
+   * `port` a few ms later; a seed node whose `ip` key was created after this revision and has no `port`
+   * yet is held back as `incomplete` for one pass instead of being served on the default port and
+   * re-addressed a moment later. Absent (first pass, `once`, `render`): no node is held back.
+   */
+  readonly portMayFollowAfter?: bigint;
 }
+
+/** Reason of a seed node held back by {@link DecodeOptions.portMayFollowAfter}. */
+export const PORT_MAY_FOLLOW_REASON = 'no "port" key yet (may follow the "ip" key); waiting one pass';
 
 /**
  * Decodes every key under `prefix` into validated nodes. Three layouts may be mixed under one prefix:
  * the seed's `<id>/ip`, `<id>/port`, `<id>/host`; flat `<id>` = `ip`, `ip:port` or `[ipv6]:port`; and
  * flat JSON. Nothing here throws on bad input: each bad key or node becomes a {@link Rejection} with a
- * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering).
+ * one-line reason, and a seed-layout node without `ip` yet is `incomplete` (it is still registering), as is
+ * one whose `port` may still follow (see {@link DecodeOptions.portMayFollowAfter}).
  *
  * Nodes claim addresses and names in the order they registered (lowest etcd `create_revision` of their
  * keys, then id in UTF-16 code-unit order), whatever order etcd returned the keys in:
@@ -90,10 +101,12 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   }
 
   const candidates: Decoded[] = [];
+  let settleSoon = false;
   for (const id of [...entries.keys()].sort(compareText)) {
     const entry = entries.get(id);
-    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes, options.defaultPort ?? DEFAULT_PORT);
-    if (decoded !== null) candidates.push(decoded);
+    const decoded = entry === undefined ? null : decodeEntry(base, id, entry, rejected, incomplete, notes, options.portMayFollowAfter, options.defaultPort ?? DEFAULT_PORT);
+    if (decoded === 'wait') settleSoon = true;
+    else if (decoded !== null) candidates.push(decoded);
   }
   candidates.sort(compareEstablished);
 
@@ -121,7 +134,8 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   }
 
   nodes.sort((a, b) => compareText(a.name, b.name));
-  return notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  const state: ClusterState = notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  return settleSoon ? { ...state, settleSoon: true } : state;
 }
 
 /**
@@ -180,8 +194,9 @@ function decodeEntry(
   rejected: Rejection[],
   incomplete: Rejection[],
   notes: Rejection[],
+  portMayFollowAfter: bigint | undefined,
   defaultPort: number,
-): Decoded | null {
+): Decoded | 'wait' | null {
   const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
   const createRevision = firstCreated(entry.flat === undefined ? entry.leaves.values() : [entry.flat]);
   const revision = createRevision === undefined ? {} : { createRevision };
@@ -210,6 +225,15 @@ function decodeEntry(
   if (ipKv === undefined) {
     incomplete.push({ key: `${base}${id}/ip`, id, reason: 'no "ip" key yet (node still registering)' });
     return null;
+  }
+  if (
+    !entry.leaves.has('port') &&
+    portMayFollowAfter !== undefined &&
+    ipKv.createRevision !== undefined &&
+    ipKv.createRevision > portMayFollowAfter
+  ) {
+    incomplete.push({ key: `${base}${id}/port`, id, reason: PORT_MAY_FOLLOW_REASON });
+    return 'wait';
   }
   const address = field(ipKv, (v) => (/^\[.*\]$/.test(v) ? checkIPv6(v.slice(1, -1)) : checkAddress(v)));
   const port = optionalField(entry.leaves.get('port'), checkPortText, defaultPort);
@@ -266,6 +290,7 @@ export function decodeServices(services: readonly DecodedService[], kvs: readonl
   const rejected: Rejection[] = [];
   const incomplete: Rejection[] = [];
   const notes: Rejection[] = [];
+  let settleSoon = false;
   for (const service of services) {
     const base = normalizePrefix(service.prefix);
     const state = tagState(decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...options, defaultPort: service.defaultPort }), service.name);
@@ -273,14 +298,21 @@ export function decodeServices(services: readonly DecodedService[], kvs: readonl
     rejected.push(...state.rejected);
     incomplete.push(...state.incomplete);
     notes.push(...(state.notes ?? []));
+    settleSoon ||= state.settleSoon === true;
   }
-  return notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  const all: ClusterState = notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
+  return settleSoon ? { ...all, settleSoon } : all;
 }
 
 function tagState(state: ClusterState, service: string): ClusterState {
   const tag = <T extends object>(item: T): T & { service: string } => ({ ...item, service });
-  const tagged: ClusterState = { nodes: state.nodes.map(tag), rejected: state.rejected.map(tag), incomplete: state.incomplete.map(tag) };
-  return state.notes === undefined ? tagged : { ...tagged, notes: state.notes.map(tag) };
+  return {
+    ...state,
+    nodes: state.nodes.map(tag),
+    rejected: state.rejected.map(tag),
+    incomplete: state.incomplete.map(tag),
+    ...(state.notes === undefined ? {} : { notes: state.notes.map(tag) }),
+  };
 }
 
 /** The nodes of one service; untagged nodes (a state decoded for one prefix) belong to the first. */

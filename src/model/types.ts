@@ -61,4 +61,9 @@ export interface ClusterState {
   readonly incomplete: readonly Rejection[];
   /** Parts of a value ignored on purpose (a JSON field this version does not know): worth a debug line. */
   readonly notes?: readonly Rejection[];
+  /**
+   * A node is held back for one pass (a seed `ip` without `port` that appeared since the previous pass):
+   * the daemon runs another pass shortly even when etcd stays quiet, so the node is not held forever.
+   */
+  readonly settleSoon?: true;
 }
