@@ -5,7 +5,8 @@ import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
 import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
 import type { ConfigRenderer, SyncDeps } from '../daemon/sync-pass.js';
-import type { ClusterSource } from '../source/types.js';
+import type { MultiPrefixSource } from '../source/multi-prefix-source.js';
+import type { ServiceSpec } from '../model/service.js';
 import type { Applier } from '../apply/types.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
@@ -43,7 +44,9 @@ export interface Pipeline {
    * Created on first use, so a `render --nodes` never opens an etcd connection nor loads the etcd
    * client (gRPC and protobuf: ~28 MB and a few hundred ms at start-up).
    */
-  source(): Promise<ClusterSource>;
+  source(): Promise<MultiPrefixSource>;
+  /** The services kept in step (the one implicit Galera service without a config file). */
+  readonly services: readonly ServiceSpec[];
   readonly live: LiveConfig;
   readonly applier: Applier | null;
   /** Host names → IPs before the render, with the last good address of each name remembered. */
@@ -53,13 +56,21 @@ export interface Pipeline {
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
 }
 
+/** What a command does with HAProxy: nothing (render), read it (plan), or change it (once, watch). */
+export interface PipelineMode {
+  readonly apply: boolean;
+  /** Reads HAProxy's runtime for a plan, changes nothing: no reload way and no writable config needed. */
+  readonly planOnly?: boolean;
+  readonly statusListen?: string | undefined;
+}
+
 /** Every path and address a flag names, checked before etcd is contacted (see config/start-checks). */
-async function checkStartPaths(options: PipelineOptions, mode: { apply: boolean; statusListen?: string | undefined }, logger: Logger): Promise<void> {
-  if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
+async function checkStartPaths(options: PipelineOptions, mode: PipelineMode, logger: Logger): Promise<void> {
+  if (mode.apply && mode.planOnly !== true && options.masterSocket === undefined && options.reloadCmd === undefined) {
     throw new ConfigError('changing HAProxy needs --master-socket <path> (HAProxy started with -W -S <path>) or --reload-cmd <argv>');
   }
   if (options.templatePath !== undefined) await checkTemplateFile(options.templatePath);
-  if (mode.apply) await checkConfigPath(options.configPath);
+  if (mode.apply && mode.planOnly !== true) await checkConfigPath(options.configPath);
   if (mode.apply && options.masterSocket !== undefined && !(await checkMasterSocket(options.masterSocket))) {
     logger.warn({ masterSocket: options.masterSocket }, 'the master socket does not exist yet; reloads will fail until HAProxy creates it');
   }
@@ -70,14 +81,14 @@ async function checkStartPaths(options: PipelineOptions, mode: { apply: boolean;
  * The composition root: flags → validated options → every stage of the pipeline. `dry-run` (render) and
  * `once` are the same pipeline with the applier left out or run a single time.
  */
-export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: boolean; statusListen?: string | undefined }): Promise<Pipeline> {
+export async function composePipeline(flags: CommandFlags, io: CliIO, mode: PipelineMode): Promise<Pipeline> {
   const options = resolvePipelineOptions(flags);
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
   const template = setUpTemplate(options);
   const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
-  let source: Promise<ClusterSource> | null = null;
+  let source: Promise<MultiPrefixSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
   const applier = mode.apply
     ? createApplier({
@@ -90,6 +101,8 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { ap
         runtimeApi: options.runtimeApi,
         maxRuntimeOps: options.maxRuntimeOps,
         logger,
+        // `plan` reads HAProxy and never changes it: it needs no way to reload.
+        ...(mode.planOnly === true ? { reloader: { reload: () => Promise.reject(new Error('plan never reloads')) } } : {}),
       })
     : null;
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
@@ -100,11 +113,15 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { ap
     logger,
     metrics,
     template,
-    source: () => (source ??= import('../source/etcd-source.js').then(({ createEtcdSource }) => createEtcdSource(etcd, logger))),
+    source: () =>
+      (source ??= import('../source/etcd-multi-source.js').then(({ createEtcdMultiSource }) =>
+        createEtcdMultiSource(etcd, services.map((service) => service.prefix), logger),
+      )),
     live,
     applier,
     hosts,
     serverNames,
+    services,
     syncDeps(renderer = template.renderer): SyncDeps {
       return { services, renderer, live, applier, serverNames, hosts, logger, metrics };
     },

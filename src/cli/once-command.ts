@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { syncToView, type SyncResult } from '../daemon/sync-pass.js';
+import type { SyncResult } from '../daemon/sync-pass.js';
+import { readNodes, runOnePass } from './one-pass.js';
 import type { Applier } from '../apply/types.js';
 import type { Logger } from '../observe/logger.js';
 import { CommandFailed } from './command-failed.js';
@@ -35,13 +36,7 @@ export function createOnceCommand(io: CliIO): Command {
   addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)));
   return cmd.action(async (flags: CommandFlags) => {
     const pipeline = await composePipeline(flags, io, { apply: true });
-    let result: SyncResult;
-    try {
-      const view = await (await pipeline.source()).readOnce();
-      result = await syncToView(view, null, pipeline.syncDeps());
-    } finally {
-      await (await pipeline.source()).close();
-    }
+    const result: SyncResult = await runOnePass(pipeline, await readNodes(pipeline, undefined), { kind: 'apply' });
     await finishDrains(pipeline.applier, pipeline.logger, pipeline.options.drainTimeoutMs, io.stopSignal);
     if (result.outcome === 'failed') throw new CommandFailed(result.reason ?? 'sync failed', ExitCode.failed);
     if (result.outcome === 'guarded') throw new CommandFailed(result.reason ?? 'guard held', ExitCode.rejected);

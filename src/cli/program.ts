@@ -3,6 +3,7 @@ import { GaleraHaproxyError, describeError } from '../errors.js';
 import { ExitCode, type CliIO } from './io.js';
 import { createRenderCommand } from './render-command.js';
 import { createOnceCommand } from './once-command.js';
+import { createPlanCommand } from './plan-command.js';
 import { createWatchCommand } from './watch-command.js';
 import { createRegisterCommand } from './register-command.js';
 import { createClustercheckCommand } from './clustercheck-command.js';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIO): Command {
     .exitOverride();
   for (const sub of [
     createRenderCommand(io),
+    createPlanCommand(io),
     createOnceCommand(io),
     createWatchCommand(io),
     createRegisterCommand(io),
