@@ -65,7 +65,7 @@ export function planReport(result: SyncResult, serviceNames: readonly string[]):
     reasons,
     services,
     ...(planned?.runtimeError === undefined ? {} : { runtimeError: planned.runtimeError }),
-    ...(result.held === undefined ? {} : { held: result.held }),
+    ...(result.held === undefined ? {} : { held: result.held.map((h) => h.line) }),
   };
 }
 

@@ -25,7 +25,7 @@ export function createRenderCommand(io: CliIO): Command {
     const result = await runOnePass(pipeline, input, { kind: 'render', check: flags.check === true });
     if (result.outcome === 'guarded') {
       const why = input.ignored === null ? '' : `: ${input.ignored}`;
-      throw new CommandFailed(`${(result.held ?? [result.reason ?? 'guard held']).join('; ')}${why}`, ExitCode.rejected);
+      throw new CommandFailed(`${(result.held?.map((h) => h.line) ?? [result.reason ?? 'guard held']).join('; ')}${why}`, ExitCode.rejected);
     }
     if (result.outcome === 'failed' || result.config === null) {
       // The pass says "render: template …"; the command's own line is the template error itself.

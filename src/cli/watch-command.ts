@@ -7,7 +7,8 @@ import { describeSignals, handleControlSignals } from './control-signals.js';
 import { addApplyFlags, addEtcdFlags, addPipelineFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
 import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
-import { startStatusServer, type StatusReport } from '../observe/status-server.js';
+import { startStatusServer, type ServiceStatus, type StatusReport } from '../observe/status-server.js';
+import type { ServiceSpec } from '../model/service.js';
 import { parseDurationFlag } from '../config/daemon-options.js';
 import type { ClusterState } from '../model/types.js';
 
@@ -86,6 +87,7 @@ export function createWatchCommand(io: CliIO): Command {
         rejected: (lastPass?.state.rejected ?? []).map((r) => ({ key: r.key, reason: r.reason })),
         incomplete: lastPass?.state.incomplete.length ?? 0,
       },
+      services: describeServices(pipeline.services, lastPass),
     });
     const status =
       flags.statusListen === undefined
@@ -127,5 +129,21 @@ export function createWatchCommand(io: CliIO): Command {
       return;
     }
     logger.info('stopped');
+  });
+}
+
+/** Per-service counts of the last pass, for /status and /healthz. */
+export function describeServices(services: readonly ServiceSpec[], pass: SyncResult | null): ServiceStatus[] {
+  return services.map((service, i) => {
+    const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
+    const held = pass?.held?.find((h) => h.service === service.name);
+    return {
+      name: service.name,
+      prefix: service.prefix,
+      valid: pass?.state.nodes.filter(mine).length ?? 0,
+      rejected: pass?.state.rejected.filter(mine).length ?? 0,
+      incomplete: pass?.state.incomplete.filter(mine).length ?? 0,
+      ...(held === undefined ? {} : { held: held.reason }),
+    };
   });
 }

@@ -54,6 +54,14 @@ export interface SyncDeps {
   readonly now?: () => number;
 }
 
+/** A service its min-servers guard holds: its section keeps the servers it has. */
+export interface HeldService {
+  readonly service: string;
+  readonly reason: string;
+  /** The reason as one line of a message, naming the service when there are several. */
+  readonly line: string;
+}
+
 export interface SyncResult {
   readonly outcome: UpdateOutcome;
   readonly revision: string;
@@ -62,7 +70,7 @@ export interface SyncResult {
   readonly config: string | null;
   readonly reason?: string;
   /** Why each held service was held (its own min-servers guard), when any was. */
-  readonly held?: readonly string[];
+  readonly held?: readonly HeldService[];
   /** In plan mode: what applying would do (see `Applier.plan`), and whether the file would be rewritten. */
   readonly plan?: { readonly plan: Plan; readonly runtimeError?: string; readonly fileChanges: boolean };
   /** True when the failure may clear by itself (HAProxy busy, socket gone): the loop retries. */
@@ -128,9 +136,9 @@ export async function syncToView(
   let current = lane?.latest() ?? (await deps.live.read());
   const guard = applyGuards(deps.services, state, current);
   if (guard.held.length > 0 && (guard.state === null || guard.held.length === deps.services.length)) {
-    return finish({ outcome: 'guarded', config: null, reason: `${guard.held.join('; ')}: keeping the last config`, held: guard.held, retry: false });
+    return finish({ outcome: 'guarded', config: null, reason: `${guard.held.map((h) => h.line).join('; ')}: keeping the last config`, held: guard.held, retry: false });
   }
-  for (const why of guard.held) log.warn({ reason: why }, 'service held back by the guard; its servers stay as they are');
+  for (const h of guard.held) log.warn({ service: h.service, reason: h.reason }, 'service held back by the guard; its servers stay as they are');
   let rendered = guard.state ?? state;
   const moves: string[] = [];
   for (const service of deps.services) {
@@ -228,15 +236,16 @@ export async function syncToView(
  * section (an etcd outage or a mass expiry of one tier must not empty it), while the other services go
  * on. With no current file there is nothing to keep: the state is null and the pass is held as a whole.
  */
-export function applyGuards(services: readonly ServiceSpec[], state: ClusterState, current: string | null): { held: string[]; state: ClusterState | null } {
-  const held: string[] = [];
+export function applyGuards(services: readonly ServiceSpec[], state: ClusterState, current: string | null): { held: HeldService[]; state: ClusterState | null } {
+  const held: HeldService[] = [];
   let nodes: GaleraNode[] = [...state.nodes];
   const listed = current === null ? null : parseServers(current);
   services.forEach((service, i) => {
     const own = nodesOf(state, service.name, i === 0);
     if (own.length >= service.minServers) return;
     const where = service.prefix.replace(/\/+$/, '');
-    held.push(`${services.length > 1 ? `service ${service.name}: ` : ''}${own.length} valid node(s) under ${where}, fewer than --min-servers ${service.minServers}`);
+    const reason = `${own.length} valid node(s) under ${where}, fewer than --min-servers ${service.minServers}`;
+    held.push({ service: service.name, reason, line: services.length > 1 ? `service ${service.name}: ${reason}` : reason });
     const kept: GaleraNode[] = (listed ?? [])
       .filter((s) => s.backend === service.name)
       .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup, keys: [], service: service.name }));

@@ -8,6 +8,20 @@ export interface StatusReport {
   readonly etcd: SourceHealth;
   readonly lastPass: { readonly at: number; readonly outcome: string; readonly revision: string; readonly reason?: string } | null;
   readonly nodes: { readonly valid: number; readonly rejected: readonly { key: string; reason: string }[]; readonly incomplete: number };
+  /** Per service (HAProxy section): its prefix and node counts at the last pass, and whether its guard held. */
+  readonly services?: readonly ServiceStatus[];
+  /** The config file, and why its last edit was refused (the running config stays), when it was. */
+  readonly configFile?: { readonly path: string; readonly rejected?: string };
+}
+
+export interface ServiceStatus {
+  readonly name: string;
+  readonly prefix: string;
+  readonly valid: number;
+  readonly rejected: number;
+  readonly incomplete: number;
+  /** Why the service's min-servers guard holds it, when it does. */
+  readonly held?: string;
 }
 
 export interface StatusServer {
@@ -37,7 +51,16 @@ export async function startStatusServer(options: {
     const unableToSync = (await options.metrics.unableToSync.get()).values[0]?.value ?? 0;
     const problems = listProblems(report, unableToSync, options.staleAfterMs, now());
     if (path === '/status') {
-      const body = { healthy: problems.length === 0, problems, etcd: describeEtcd(report.etcd, now()), unableToSync, lastPass: report.lastPass, nodes: report.nodes };
+      const body = {
+        healthy: problems.length === 0,
+        problems,
+        etcd: describeEtcd(report.etcd, now()),
+        unableToSync,
+        lastPass: report.lastPass,
+        nodes: report.nodes,
+        ...(report.services === undefined ? {} : { services: report.services }),
+        ...(report.configFile === undefined ? {} : { configFile: report.configFile }),
+      };
       return { code: 200, type: 'application/json', body: `${JSON.stringify(body)}\n` };
     }
     if (path === '/healthz') {
@@ -90,6 +113,8 @@ function listProblems(report: StatusReport, unableToSync: number, staleAfterMs: 
   }
   if (unableToSync !== 0) problems.push('unable to sync HAProxy with etcd');
   if (report.lastPass?.outcome === 'failed') problems.push(`last sync failed: ${report.lastPass.reason ?? 'unknown'}`);
+  for (const service of report.services ?? []) if (service.held !== undefined) problems.push(`service ${service.name} held by its guard: ${service.held}`);
+  if (report.configFile?.rejected !== undefined) problems.push(`config file ${report.configFile.path} not applied: ${report.configFile.rejected}`);
   return problems;
 }
 
