@@ -62,7 +62,7 @@ describe('watch --reload-cmd', () => {
   it('reloads through the command when the structure changes, and confirms the new worker', async () => {
     const before = await reloads();
     const template = await readFile(templatePath, 'utf8');
-    await writeFile(templatePath, template.replace('balance leastconn', 'balance roundrobin'));
+    await writeFile(templatePath, template.replace('balance {{ service.balance }}', 'balance roundrobin'));
     const done = await watcher!.waitForLog((e) => e.msg === 'sync reload' || e.msg.startsWith('sync failed'));
     expect(done.msg).toBe('sync reload');
     expect(await reloads()).toBe(before + 1);
@@ -90,7 +90,7 @@ describe('watch --reload-cmd', () => {
     const before = await readFile(configPath, 'utf8');
     const listen = /bind (\S+)/.exec(before)?.[1] ?? '';
     const template = await readFile(templatePath, 'utf8');
-    await writeFile(templatePath, template.replace('balance roundrobin', 'balance leastconn'));
+    await writeFile(templatePath, template.replace('balance roundrobin', 'balance {{ service.balance }}'));
     const r = await runCli(['once', ...sets, '--set', `listen=${listen}`, '--config', configPath, '--stats-socket', statsSocket, '--reload-cmd', 'false']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/reload command \["false"\] failed/);
