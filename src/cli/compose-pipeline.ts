@@ -9,7 +9,9 @@ import type { ClusterSource } from '../source/types.js';
 import type { Applier } from '../apply/types.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
-import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
+import type { PipelineFlags, PipelineOptions } from '../config/daemon-options.js';
+import { resolveSettings } from '../config/settings.js';
+import type { ServiceSpec } from '../model/service.js';
 import type { CliIO } from './io.js';
 import { ConfigError } from '../errors.js';
 import { checkConfigPath, checkListenAddress, checkMasterSocket, checkTemplateFile } from '../config/start-checks.js';
@@ -35,6 +37,10 @@ export function setUpTemplate(options: PipelineOptions): TemplateSetup {
 
 export interface Pipeline {
   readonly options: PipelineOptions;
+  /** The config file's services, or null (then the one implicit service of the flags and variables). */
+  readonly services: readonly ServiceSpec[] | null;
+  /** Absolute path of the config file read, or null. */
+  readonly configFile: string | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly template: TemplateSetup;
@@ -52,8 +58,14 @@ export interface Pipeline {
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
 }
 
+/** `apply`: once and watch change HAProxy; `serveStatus`: watch serves --status-listen. */
+export interface PipelineMode {
+  readonly apply: boolean;
+  readonly serveStatus?: boolean;
+}
+
 /** Every path and address a flag names, checked before etcd is contacted (see config/start-checks). */
-async function checkStartPaths(options: PipelineOptions, mode: { apply: boolean; statusListen?: string | undefined }, logger: Logger): Promise<void> {
+async function checkStartPaths(options: PipelineOptions, mode: PipelineMode, logger: Logger): Promise<void> {
   if (mode.apply && options.masterSocket === undefined && options.reloadCmd === undefined) {
     throw new ConfigError('changing HAProxy needs --master-socket <path> (HAProxy started with -W -S <path>) or --reload-cmd <argv>');
   }
@@ -62,20 +74,21 @@ async function checkStartPaths(options: PipelineOptions, mode: { apply: boolean;
   if (mode.apply && options.masterSocket !== undefined && !(await checkMasterSocket(options.masterSocket))) {
     logger.warn({ masterSocket: options.masterSocket }, 'the master socket does not exist yet; reloads will fail until HAProxy creates it');
   }
-  if (mode.statusListen !== undefined) await checkListenAddress(mode.statusListen, '--status-listen');
+  if (mode.serveStatus === true && options.statusListen !== undefined) await checkListenAddress(options.statusListen, '--status-listen');
 }
 
 /**
  * The composition root: flags → validated options → every stage of the pipeline. `dry-run` (render) and
  * `once` are the same pipeline with the applier left out or run a single time.
  */
-export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { apply: boolean; statusListen?: string | undefined }): Promise<Pipeline> {
-  const options = resolvePipelineOptions(flags);
+export async function composePipeline(flags: CommandFlags, io: CliIO, mode: PipelineMode): Promise<Pipeline> {
+  const settings = resolveSettings(flags, io.env, { cwd: process.cwd(), readFile: (path) => readFileSync(path, 'utf8') });
+  const { options } = settings;
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
   const template = setUpTemplate(options);
-  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
+  const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<ClusterSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
   const applier = mode.apply
@@ -95,6 +108,8 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: { ap
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,
+    services: settings.services,
+    configFile: settings.configFile,
     logger,
     metrics,
     template,
