@@ -6,11 +6,12 @@ import { createApplier } from '../apply/runtime-applier.js';
 import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
 import type { ConfigRenderer, SyncDeps } from '../daemon/sync-pass.js';
 import type { MultiPrefixSource } from '../source/multi-prefix-source.js';
-import type { ServiceSpec } from '../model/service.js';
 import type { Applier } from '../apply/types.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { createMetrics, type Metrics } from '../observe/metrics.js';
-import { resolvePipelineOptions, type PipelineFlags, type PipelineOptions } from '../config/daemon-options.js';
+import type { PipelineFlags, PipelineOptions } from '../config/daemon-options.js';
+import { resolveSettings } from '../config/settings.js';
+import type { ServiceSpec } from '../model/service.js';
 import type { CliIO } from './io.js';
 import { ConfigError } from '../errors.js';
 import { checkConfigPath, checkListenAddress, checkMasterSocket, checkTemplateFile } from '../config/start-checks.js';
@@ -37,6 +38,8 @@ export function setUpTemplate(options: PipelineOptions): TemplateSetup {
 
 export interface Pipeline {
   readonly options: PipelineOptions;
+  /** Absolute path of the config file read, or null. */
+  readonly configFile: string | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly template: TemplateSetup;
@@ -61,7 +64,8 @@ export interface PipelineMode {
   readonly apply: boolean;
   /** Reads HAProxy's runtime for a plan, changes nothing: no reload way and no writable config needed. */
   readonly planOnly?: boolean;
-  readonly statusListen?: string | undefined;
+  /** watch serves --status-listen. */
+  readonly serveStatus?: boolean;
 }
 
 /** Every path and address a flag names, checked before etcd is contacted (see config/start-checks). */
@@ -74,7 +78,7 @@ async function checkStartPaths(options: PipelineOptions, mode: PipelineMode, log
   if (mode.apply && options.masterSocket !== undefined && !(await checkMasterSocket(options.masterSocket))) {
     logger.warn({ masterSocket: options.masterSocket }, 'the master socket does not exist yet; reloads will fail until HAProxy creates it');
   }
-  if (mode.statusListen !== undefined) await checkListenAddress(mode.statusListen, '--status-listen');
+  if (mode.serveStatus === true && options.statusListen !== undefined) await checkListenAddress(options.statusListen, '--status-listen');
 }
 
 /**
@@ -82,12 +86,13 @@ async function checkStartPaths(options: PipelineOptions, mode: PipelineMode, log
  * `once` are the same pipeline with the applier left out or run a single time.
  */
 export async function composePipeline(flags: CommandFlags, io: CliIO, mode: PipelineMode): Promise<Pipeline> {
-  const options = resolvePipelineOptions(flags);
+  const settings = resolveSettings(flags, io.env, { cwd: process.cwd(), readFile: (path) => readFileSync(path, 'utf8') });
+  const { options } = settings;
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
   const template = setUpTemplate(options);
-  const etcd = resolveEtcdOptions({ ...flags, prefix: options.prefix, resyncMs: options.resyncMs }, io.env, (path: string) => readFileSync(path));
+  const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<MultiPrefixSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
   const applier = mode.apply
@@ -106,10 +111,11 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
       })
     : null;
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
-  const services = [implicitService(template.vars, { prefix: options.prefix, minServers: options.minServers })];
+  const services = settings.services ?? [implicitService(template.vars, { prefix: options.prefix, minServers: options.minServers })];
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,
+    configFile: settings.configFile,
     logger,
     metrics,
     template,

@@ -5,7 +5,7 @@ import type { Applier } from '../apply/types.js';
 import type { Logger } from '../observe/logger.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
-import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { addCommandFlags } from './pipeline-flags.js';
 import { composePipeline, type CommandFlags } from './compose-pipeline.js';
 
 /**
@@ -33,7 +33,7 @@ export function createOnceCommand(io: CliIO): Command {
       'wait for removed servers to drain (at most --drain-timeout), exit. ' +
       'Exit 0 when applied or unchanged; non-zero when the change was rejected or failed (the live file is untouched).',
   );
-  addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)));
+  addCommandFlags(cmd, 'once');
   return cmd.action(async (flags: CommandFlags) => {
     const pipeline = await composePipeline(flags, io, { apply: true });
     const result: SyncResult = await runOnePass(pipeline, await readNodes(pipeline, undefined), { kind: 'apply' });

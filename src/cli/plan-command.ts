@@ -4,7 +4,7 @@ import { formatEndpoint } from '../model/decode-cluster.js';
 import type { SyncResult } from '../daemon/sync-pass.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
-import { addApplyFlags, addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { addCommandFlags } from './pipeline-flags.js';
 import { composePipeline, type CommandFlags } from './compose-pipeline.js';
 import { readNodes, runOnePass } from './one-pass.js';
 
@@ -100,9 +100,7 @@ export function createPlanCommand(io: CliIO): Command {
       'set-weight, set-backup, repair) or the reload and its reasons, from etcd (or --nodes FILE) against the running HAProxy. ' +
       'Exit 0 nothing to do, 1 changes pending, 3 rejected (guard or haproxy -c).',
   );
-  addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
-    .option('--nodes <file>', 'JSON object of etcd keys to values, instead of reading etcd')
-    .option('--json', 'print the plan as JSON');
+  addCommandFlags(cmd, 'plan').option('--json', 'print the plan as JSON');
   return cmd.action(async (flags: PlanFlags) => {
     const pipeline = await composePipeline(flags, io, { apply: true, planOnly: true });
     const result = await runOnePass(pipeline, await readNodes(pipeline, flags.nodes), { kind: 'plan' });

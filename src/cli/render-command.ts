@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
-import { addEtcdFlags, addPipelineFlags } from './pipeline-flags.js';
+import { addCommandFlags } from './pipeline-flags.js';
 import { composePipeline, type CommandFlags } from './compose-pipeline.js';
 import { readNodes, runOnePass } from './one-pass.js';
 
@@ -16,9 +16,7 @@ export function createRenderCommand(io: CliIO): Command {
   const cmd = new Command('render').description(
     'Dry run: render haproxy.cfg from etcd (or --nodes FILE) and print it to stdout; touches nothing. --check also runs haproxy -c on it.',
   );
-  addPipelineFlags(addEtcdFlags(cmd))
-    .option('--nodes <file>', 'JSON object of etcd keys to values, instead of reading etcd')
-    .option('--check', 'run haproxy -c on the rendered config');
+  addCommandFlags(cmd, 'render');
   return cmd.action(async (flags: RenderFlags) => {
     const pipeline = await composePipeline(flags, io, { apply: false });
     const input = await readNodes(pipeline, flags.nodes);

@@ -1,15 +1,14 @@
 import { Command } from 'commander';
 import { WatchLoop } from '../daemon/watch-loop.js';
 import { watchFileContent } from '../daemon/file-content-watch.js';
-import { ConfigError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { describeSignals, handleControlSignals } from './control-signals.js';
-import { addApplyFlags, addEtcdFlags, addPipelineFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
+import { addCommandFlags, USAGE_EXAMPLES } from './pipeline-flags.js';
 import { composePipeline, setUpTemplate, type CommandFlags } from './compose-pipeline.js';
 import type { ConfigRenderer, SyncResult } from '../daemon/sync-pass.js';
 import { startStatusServer, type ServiceStatus, type StatusReport } from '../observe/status-server.js';
 import type { ServiceSpec } from '../model/service.js';
-import { parseDurationFlag } from '../config/daemon-options.js';
 import type { ClusterState } from '../model/types.js';
 
 /** How often the template is looked at besides its file system events (a stat; a hash when it changed). */
@@ -17,36 +16,23 @@ const TEMPLATE_CHECK_MS = 2_000;
 /** How long SIGTERM waits for a pass in flight before the process exits anyway. */
 const STOP_GRACE_MS = 700;
 
-interface WatchFlags extends CommandFlags {
-  statusListen?: string;
-  staleAfter?: string;
-  repairInterval?: string;
-}
-
 export function createWatchCommand(io: CliIO): Command {
   const cmd = new Command('watch').description(
     'The daemon: mirror the prefix (snapshot, then watch), debounce, and keep HAProxy in step until SIGTERM/SIGINT.',
   );
   cmd.addHelpText('after', USAGE_EXAMPLES);
-  addApplyFlags(addPipelineFlags(addEtcdFlags(cmd)))
-    .option('--wait <min:max>', 'quiescence: each change delays the apply by MIN, never past the first change + MAX', '10ms:100ms')
-    .option('--resync <duration>', 'interval of the etcd full re-read compared with the mirror (a safety net); 0 turns it off', '5m')
-    .option('--repair-interval <duration>', 'how often HAProxy\'s runtime is compared with the file and drift repaired (2 socket requests); 0 turns it off', '5s')
-    .option('--status-listen <host:port>', 'serve /healthz, /status and /metrics (Prometheus) on this address')
-    .option('--stale-after <duration>', '/healthz turns 503 when etcd has been silent this long', '30s')
+  addCommandFlags(cmd, 'watch')
     .addHelpText('after', describeSignals('load the template again and run a pass'));
-  return cmd.action(async (flags: WatchFlags) => {
-    // Checked before anything starts: with 0, /healthz could never say 200.
-    const staleAfterMs = parseDurationFlag(flags.staleAfter ?? '30s', '--stale-after');
-    if (staleAfterMs <= 0) throw new ConfigError(`--stale-after ${flags.staleAfter ?? ''} must be longer than 0`);
-    const pipeline = await composePipeline(flags, io, { apply: true, statusListen: flags.statusListen });
-    const { logger } = pipeline;
+  return cmd.action(async (flags: CommandFlags) => {
+    // --stale-after 0 is refused with the other options (option table): /healthz could never say 200.
+    const pipeline = await composePipeline(flags, io, { apply: true, serveStatus: true });
+    const { logger, options } = pipeline;
     // The renderer is swapped when the template file changes, so a fixed template heals a broken one.
     let renderer: ConfigRenderer = pipeline.template.renderer;
     const swappable: ConfigRenderer = { render: (state: ClusterState, meta) => renderer.render(state, meta) };
     const loop = new WatchLoop(await pipeline.source(), pipeline.syncDeps(swappable), {
       wait: pipeline.options.wait,
-      repairMs: parseDurationFlag(flags.repairInterval ?? '5s', '--repair-interval'),
+      repairMs: options.repairIntervalMs,
       retryMinMs: 500,
       retryMaxMs: 30_000,
       resolveMs: pipeline.options.resolveIntervalMs,
@@ -90,13 +76,13 @@ export function createWatchCommand(io: CliIO): Command {
       services: describeServices(pipeline.services, lastPass),
     });
     const status =
-      flags.statusListen === undefined
+      options.statusListen === undefined
         ? null
         : await startStatusServer({
-            listen: flags.statusListen,
+            listen: options.statusListen,
             metrics: pipeline.metrics,
             report,
-            staleAfterMs,
+            staleAfterMs: options.staleAfterMs,
           });
     handleControlSignals(io, logger, {
       // The template is loaded again even when its bytes did not change (an include may have), and a

@@ -65,7 +65,8 @@ export const ETCD_DEFAULTS = {
   startTimeoutMs: 10_000,
 } as const;
 
-function parseEndpoints(raw: string, origin: string): string[] {
+/** Comma-separated endpoints; a bare `host:port` gets `http://`. Errors start with `origin`. */
+export function parseEndpoints(raw: string, origin: string): string[] {
   const endpoints = raw
     .split(',')
     .map((e) => e.trim())
