@@ -26,14 +26,21 @@ export interface TemplateSetup {
   readonly renderer: Renderer;
   readonly templatePath: string;
   readonly vars: Readonly<Record<string, string>>;
+  /** The sections rendered: the config file's services, else the one implicit service of the variables. */
+  readonly services: readonly ServiceSpec[];
 }
 
-/** Builds the renderer from the template file and `--set` values; called again when the file changes. */
-export function setUpTemplate(options: PipelineOptions): TemplateSetup {
+/**
+ * Builds the renderer from the template file, the variables and the services; called again when the
+ * template or the config file changes. Without services in a config file, the one implicit Galera
+ * service is built from the variables, so a `--set backend=…` names its section.
+ */
+export function setUpTemplate(options: PipelineOptions, configServices: readonly ServiceSpec[] | null): TemplateSetup {
   const custom = options.templatePath !== undefined;
   const vars = parseSetFlags([...options.setFlags], { customTemplate: custom });
   const templatePath = options.templatePath ?? defaultTemplatePath();
-  return { renderer: createRenderer({ templatePath, vars }), templatePath, vars };
+  const services = configServices ?? [implicitService(vars, { prefix: options.prefix, minServers: options.minServers })];
+  return { renderer: createRenderer({ templatePath, vars, services }), templatePath, vars, services };
 }
 
 export interface Pipeline {
@@ -91,7 +98,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
-  const template = setUpTemplate(options);
+  const template = setUpTemplate(options, settings.services);
   const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<MultiPrefixSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
@@ -111,7 +118,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
       })
     : null;
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
-  const services = settings.services ?? [implicitService(template.vars, { prefix: options.prefix, minServers: options.minServers })];
+  const { services } = template;
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,

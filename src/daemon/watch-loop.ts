@@ -31,7 +31,7 @@ export interface WatchLoopOptions {
  */
 export class WatchLoop {
   private readonly quiescence: Quiescence;
-  private readonly deps: SyncDeps;
+  private deps: SyncDeps;
   private readonly lane: FileLane;
   private latest: SourceView | null = null;
   private previousState: ClusterState | null = null;
@@ -84,6 +84,16 @@ export class WatchLoop {
     this.scheduleRepair();
     this.scheduleWriterCheck();
     this.scheduleResolve();
+  }
+
+  /**
+   * Swaps the services (an edited config file) and asks for a pass. A pass running now finishes with the
+   * services it started with; the next one uses these.
+   */
+  setServices(services: SyncDeps['services']): void {
+    this.deps = { ...this.deps, services };
+    if (this.writerTimer === null) this.scheduleWriterCheck();
+    this.poke();
   }
 
   /** Asks for a pass over the latest view, e.g. after the template file changed. */
