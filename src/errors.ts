@@ -42,11 +42,14 @@ export class RenderError extends GaleraHaproxyError {
   /** The template file and line the error points at, when nunjucks reported them. */
   readonly file?: string;
   readonly line?: number;
+  /** The expression that had no value, when that is what went wrong (a variable nobody set). */
+  readonly undefinedExpression?: string;
 
-  constructor(message: string, options: { cause?: unknown; file?: string; line?: number } = {}) {
+  constructor(message: string, options: { cause?: unknown; file?: string; line?: number; undefinedExpression?: string } = {}) {
     super('TEMPLATE_ERROR', message, options);
     if (options.file !== undefined) this.file = options.file;
     if (options.line !== undefined) this.line = options.line;
+    if (options.undefinedExpression !== undefined) this.undefinedExpression = options.undefinedExpression;
   }
 }
 

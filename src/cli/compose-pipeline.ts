@@ -13,7 +13,7 @@ import type { PipelineFlags, PipelineOptions } from '../config/daemon-options.js
 import { resolveSettings } from '../config/settings.js';
 import type { ServiceSpec } from '../model/service.js';
 import type { CliIO } from './io.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RenderError } from '../errors.js';
 import { checkConfigPath, checkListenAddress, checkMasterSocket, checkTemplateFile } from '../config/start-checks.js';
 import { HostResolver } from '../resolve/resolve-hosts.js';
 import { createSystemLookup } from '../resolve/system-lookup.js';
@@ -40,7 +40,17 @@ export function setUpTemplate(options: PipelineOptions, configServices: readonly
   const vars = parseSetFlags([...options.setFlags], { customTemplate: custom });
   const templatePath = options.templatePath ?? defaultTemplatePath();
   const services = configServices ?? [implicitService(vars, { prefix: options.prefix, minServers: options.minServers })];
-  return { renderer: createRenderer({ templatePath, vars, services }), templatePath, vars, services };
+  const renderer = createRenderer({ templatePath, vars, services });
+  // A template or fragment that uses a variable nobody set fails at every pass: say so now, as a bad
+  // setting (the config file's `set:` or --set), not at the first change.
+  try {
+    renderer.render({ nodes: [], rejected: [], incomplete: [] }, { revision: '0' });
+  } catch (err) {
+    if (err instanceof RenderError && err.undefinedExpression !== undefined) {
+      throw new ConfigError(`${err.message}: set it under "set:" in the config file or with --set ${err.undefinedExpression}=…`);
+    }
+  }
+  return { renderer, templatePath, vars, services };
 }
 
 export interface Pipeline {

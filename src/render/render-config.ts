@@ -215,8 +215,26 @@ function templateError(file: string, err: unknown): RenderError {
     .join(' ')
     .replace(/^Error: /, '');
   const at = position ? `${file}:${position[1]}${position[2] ? `:${position[2]}` : ''}` : file;
-  return new RenderError(`template ${at}: ${message}`, {
+  // nunjucks does not say which value was undefined; the `{{ … }}` at that line and column does.
+  const expression = /null or undefined value/.test(message) && position ? expressionAt(file, Number(position[1]), Number(position[2] ?? 1)) : undefined;
+  return new RenderError(`template ${at}: ${expression === undefined ? message : `${expression} is not defined`}`, {
     file,
     ...(position ? { line: Number(position[1]) } : {}),
+    ...(expression === undefined ? {} : { undefinedExpression: expression }),
   });
+}
+
+/** The `{{ expression }}` on line `line` of `file` that starts at or before `column`, or undefined. */
+function expressionAt(file: string, line: number, column: number): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').split('\n')[line - 1] ?? '';
+  } catch {
+    return undefined;
+  }
+  let found: string | undefined;
+  for (const match of text.matchAll(/\{\{-?\s*(.*?)\s*-?\}\}/g)) {
+    if ((match.index ?? 0) <= column) found = match[1];
+  }
+  return found;
 }

@@ -63,4 +63,14 @@ describe('render --config-file', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe(`galera-haproxy: ${bad}:5: services[0].forward-for: needs mode: http (option forwardfor adds an HTTP header)`);
   });
+
+  it('a service fragment using a variable nobody set is exit 2 at start, naming the fragment, its line and the variable', async () => {
+    const fragment = join(dir.path, 'etc', 'web.njk');
+    await writeFile(fragment, 'listen web\n    bind :8080\n    stats auth admin:{{ stats_password }}\n');
+    const file = join(dir.path, 'etc', 'fragment.yaml');
+    await writeFile(file, ['services:', '  - name: web', '    prefix: /web', '    listen: ":8080"', '    template: web.njk', ''].join('\n'));
+    const r = await runCli(['render', '--nodes', nodes, '--config-file', file], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^galera-haproxy: template ${fragment}:3:\\d+: stats_password is not defined: set it under "set:" in the config file or with --set stats_password=…$`));
+  });
 });
