@@ -3,6 +3,9 @@
 # galera-haproxy in one container. HAProxy needs a config to start, so the first one is rendered from
 # etcd (retrying until etcd answers with enough nodes); from then on `watch` owns the file.
 # If either process dies the container exits, so the orchestrator restarts both together.
+# Services, options and template variables may come from a config file: mount it at
+# /etc/galera-haproxy/config.yaml (read when it exists), or pass --config-file <path> (or set
+# GALERA_HAPROXY_CONFIG_FILE); render and watch both read it, and watch follows its edits.
 set -euo pipefail
 
 CONFIG=${HAPROXY_CONFIG:-/etc/haproxy/haproxy.cfg}
