@@ -10,7 +10,9 @@
  *   - a registered node whose clustercheck answers 503 all along (a donor): connections it received;
  *   - long-lived sessions (one more opened every 50 changes, held to the end): HAProxy processes left
  *     alive at the end and their total RSS.
- * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c]
+ * With `--services 2` (the default) galera-haproxy (a, b) also runs a second service, a web tier over the
+ * steady nodes' HTTP port; the confd way (c) renders the Galera section alone.
+ * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { inRotation } from '../src/plan/admin-state.js';
 import { percentile, runLoad, type LoadStats } from './lib/load-generator.js';
 import { decodeCluster } from '../src/model/decode-cluster.js';
 import { createRenderer } from '../src/render/render-config.js';
+import { servicesArg, servicesSetup } from './lib/services-config.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {
@@ -37,6 +40,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const CHANGES = Number(arg('changes', '1000'));
 const MODES = arg('modes', 'a,b,c').split(',');
+const SERVICES = servicesArg(args);
 const RATE = 250;
 const STEADY = ['127.0.0.21', '127.0.0.22'];
 const DONOR = '127.0.0.23';
@@ -178,11 +182,24 @@ function commonSets(dir: TempDir, listenPort: number): string[] {
   ];
 }
 
-async function galeraHaproxyTarget(etcdEndpoint: string, prefix: string, runtimeApi: boolean): Promise<Target> {
+async function galeraHaproxyTarget(client: Etcd3, etcdEndpoint: string, prefix: string, runtimeApi: boolean): Promise<Target> {
   const dir = await tempDir('galera-haproxy-bench-');
   const listenPort = await freePort();
   const configPath = join(dir.path, 'haproxy.cfg');
-  const sets = ['--etcd-endpoints', etcdEndpoint, '--prefix', prefix, ...commonSets(dir, listenPort)];
+  const vars = Object.fromEntries(commonSets(dir, listenPort).filter((_, i) => i % 2 === 1).map((kv) => kv.split('=') as [string, string]));
+  delete vars['listen'];
+  const services = servicesSetup({
+    count: SERVICES,
+    dir: dir.path,
+    etcdEndpoint,
+    galeraPrefix: prefix,
+    galeraListen: `127.0.0.1:${listenPort}`,
+    vars,
+    webListen: `127.0.0.1:${await freePort()}`,
+    webServers: STEADY.map((ip) => `${ip}:9200`),
+  });
+  await services.register(client);
+  const sets = services.args;
   const first = await runCli(['render', '--check', ...sets]);
   if (first.code !== 0) throw new Error(`render failed: ${first.stderr}`);
   writeFileSync(configPath, first.stdout);
@@ -282,8 +299,8 @@ async function main(): Promise<void> {
     for (const ip of [...STEADY, DONOR, ...CHURN]) nodes.push(await startFakeGaleraNode({ ip, healthy: ip !== DONOR, holdConnections: true }));
     const donor = nodes[STEADY.length]!;
     const modes: Record<string, { name: string; make: (prefix: string) => Promise<Target> }> = {
-      a: { name: '(a) galera-haproxy runtime', make: (p) => galeraHaproxyTarget(etcd.endpoint, p, true) },
-      b: { name: '(b) galera-haproxy reload', make: (p) => galeraHaproxyTarget(etcd.endpoint, p, false) },
+      a: { name: '(a) galera-haproxy runtime', make: (p) => galeraHaproxyTarget(client, etcd.endpoint, p, true) },
+      b: { name: '(b) galera-haproxy reload', make: (p) => galeraHaproxyTarget(client, etcd.endpoint, p, false) },
       c: { name: '(c) confd way (-sf)', make: (p) => confdTarget(client, p) },
     };
     for (const key of MODES) {
@@ -306,6 +323,7 @@ async function main(): Promise<void> {
   }
   const f = (n: number): string => n.toFixed(1);
   console.log('');
+  console.log(`services configured in (a) and (b): ${SERVICES}${SERVICES === 2 ? ' (Galera, and a web tier over the steady nodes)' : ''}`);
   console.log('| mode | changes | new conns | failed | reloads | put→live p50 / p99 / max (ms) | conns to a 503 node | haproxy procs at end | their RSS (MB) | seconds |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
@@ -315,7 +333,7 @@ async function main(): Promise<void> {
   const c = results.find((r) => r.mode.startsWith('(c)'));
   if (a && c && a.latencyMs.p99 > 0) console.log(`\np99 put→live: runtime path is ${(c.latencyMs.p99 / a.latencyMs.p99).toFixed(1)}× faster than the confd way`);
   for (const r of results) if (r.failures.length > 0) console.log(`${r.mode} first failures: ${r.failures.join(' | ')}`);
-  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, results }));
+  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, services: SERVICES, results }));
 }
 
 main().then(

@@ -7,7 +7,8 @@
  *      it took; the watcher's RSS holding them.
  * Baseline in the same run: the same burst applied by one `galera-haproxy once` (a single read, render,
  * check and reload), i.e. the best a batch tool could do.
- * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX]
+ * With `--services 2` (the default) a second service, a web tier of 2 servers, is configured alongside.
+ * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { freePort, tempDir } from '../test/helpers/ports.js';
 import { runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
+import { servicesArg, servicesSetup } from './lib/services-config.js';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--burst');
@@ -25,6 +27,7 @@ const BURST = i >= 0 ? Number(args[i + 1]) : 10_000;
 const w = args.indexOf('--wait');
 const WAIT = w >= 0 && args[w + 1] !== undefined ? ['--wait', args[w + 1]!] : [];
 const PREFIX = '/bench/scale';
+const SERVICES = servicesArg(args);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function rssMb(pid: number): number {
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
   const etcd = await startEtcd();
   const client = etcd.client();
   const dir = await tempDir('galera-haproxy-scale-');
-  const results: Record<string, number | string> = { burst: BURST };
+  const results: Record<string, number | string> = { burst: BURST, services: SERVICES };
   let watcher: CliDaemon | null = null;
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -72,11 +75,18 @@ async function main(): Promise<void> {
     const listenPort = await freePort();
     const statsSocket = join(dir.path, 'admin.sock');
     const configPath = join(dir.path, 'haproxy.cfg');
-    const sets = [
-      '--etcd-endpoints', etcd.endpoint, '--prefix', PREFIX,
-      '--set', `listen=127.0.0.1:${listenPort}`, '--set', `stats_socket=${statsSocket}`,
-      '--set', `server_state_file=${join(dir.path, 'server-state')}`,
-    ];
+    const services = servicesSetup({
+      count: SERVICES,
+      dir: dir.path,
+      etcdEndpoint: etcd.endpoint,
+      galeraPrefix: PREFIX,
+      galeraListen: `127.0.0.1:${listenPort}`,
+      vars: { stats_socket: statsSocket, server_state_file: join(dir.path, 'server-state') },
+      webListen: `127.0.0.1:${await freePort()}`,
+      webServers: ['127.0.2.1:80', '127.0.2.2:80'],
+    });
+    await services.register(client);
+    const sets = services.args;
     const first = await runCli(['render', ...sets]);
     if (first.code !== 0) throw new Error(first.stderr);
     writeFileSync(configPath, first.stdout);
@@ -130,6 +140,7 @@ async function main(): Promise<void> {
     await dir.remove();
   }
   console.log('');
+  console.log(`services configured: ${SERVICES}${SERVICES === 2 ? ' (Galera, and a web tier of 2 servers)' : ''}`);
   console.log('| measure | value |');
   console.log('|---|---|');
   console.log(`| watcher RSS, idle on 3 nodes | ${results.idleRssMb} MB |`);
