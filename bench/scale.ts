@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       galeraListen: `127.0.0.1:${listenPort}`,
       vars: { stats_socket: statsSocket, server_state_file: join(dir.path, 'server-state') },
       webListen: `127.0.0.1:${await freePort()}`,
-      webServers: ['127.0.2.1:80', '127.0.2.2:80'],
+      webServers: ['127.2.0.1:80', '127.2.0.2:80'],
     });
     await services.register(client);
     const sets = services.args;
