@@ -26,14 +26,19 @@ export interface TemplateSetup {
   readonly renderer: Renderer;
   readonly templatePath: string;
   readonly vars: Readonly<Record<string, string>>;
+  readonly services: readonly ServiceSpec[];
 }
 
-/** Builds the renderer from the template file and `--set` values; called again when the file changes. */
-export function setUpTemplate(options: PipelineOptions): TemplateSetup {
+/**
+ * Builds the renderer from the template file and `--set` values for the services of the config file
+ * (null: the one implicit Galera service of the variables); called again when the file changes.
+ */
+export function setUpTemplate(options: PipelineOptions, fileServices: readonly ServiceSpec[] | null): TemplateSetup {
   const custom = options.templatePath !== undefined;
   const vars = parseSetFlags([...options.setFlags], { customTemplate: custom });
   const templatePath = options.templatePath ?? defaultTemplatePath();
-  return { renderer: createRenderer({ templatePath, vars }), templatePath, vars };
+  const services = fileServices ?? [implicitService(vars, { prefix: options.prefix, minServers: options.minServers })];
+  return { renderer: createRenderer({ templatePath, vars, services }), templatePath, vars, services };
 }
 
 export interface Pipeline {
@@ -91,7 +96,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
   const logger = createLogger({ level: options.logLevel, stream: io.stderr });
   await checkStartPaths(options, mode, logger);
   const metrics = createMetrics();
-  const template = setUpTemplate(options);
+  const template = setUpTemplate(options, settings.services);
   const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<MultiPrefixSource> | null = null;
   const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
@@ -111,7 +116,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
       })
     : null;
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
-  const services = settings.services ?? [implicitService(template.vars, { prefix: options.prefix, minServers: options.minServers })];
+  const { services } = template;
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
   return {
     options,

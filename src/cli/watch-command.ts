@@ -39,7 +39,7 @@ export function createWatchCommand(io: CliIO): Command {
     });
     const reloadTemplate = (why: 'file changed' | 'SIGHUP'): void => {
       try {
-        renderer = setUpTemplate(pipeline.options).renderer;
+        renderer = setUpTemplate(pipeline.options, pipeline.services).renderer;
         logger.info({ template: pipeline.template.templatePath, why }, why === 'SIGHUP' ? 'template read again on SIGHUP; re-rendering' : 'template changed; re-rendering');
       } catch (err) {
         logger.error({ template: pipeline.template.templatePath, why, err: describeError(err) }, 'template changed but cannot be loaded; keeping the previous one');
