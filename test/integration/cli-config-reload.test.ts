@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
@@ -69,12 +69,15 @@ config: ${configPath}
 stats-socket: ${statsSocket}
 min-reload-interval: 0s
 status-listen: "127.0.0.1:${statusPort}"
+set-from-file:
+  maxconn: ${join(dir.path, 'maxconn')}
 set:
   stats_socket: ${statsSocket}
   server_state_file: ${join(dir.path, 'server-state')}
   check_inter: 200ms
 services:
 `;
+  await writeFile(join(dir.path, 'maxconn'), '4000\n');
   await writeFile(configFile, head + galeraService(galeraPort));
   await client.put('/components/galera/g1').value('127.0.0.245');
   await client.put('/components/galera/g2').value('127.0.0.246');
@@ -135,5 +138,14 @@ describe('watch with an edited config file', () => {
     await waitFor('/healthz 200', async () => (await health()).code === 200);
     const status = (await (await fetch(`${statusUrl}/status`)).json()) as { services: { name: string; valid: number }[] };
     expect(status.services).toEqual([expect.objectContaining({ name: 'galera', valid: 3 })]);
+  });
+
+  it('SIGHUP reads a set-from-file secret again; the new value reaches HAProxy by one reload', async () => {
+    const before = await reloads();
+    await writeFile(join(dir.path, 'maxconn'), '3000\n');
+    watcher.child.kill('SIGHUP');
+    await watcher.waitForLog((e) => e.msg === 'config file read again; re-rendering' && e['why'] === 'SIGHUP');
+    await waitFor('maxconn 3000 in the file', async () => (await readFile(join(dir.path, 'haproxy.cfg'), 'utf8')).includes('maxconn 3000'));
+    await waitFor('one reload', async () => (await reloads()) === before + 1);
   });
 });
