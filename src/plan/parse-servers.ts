@@ -65,8 +65,36 @@ function parseServerLine(backend: string, tokens: readonly string[], defaults: r
   return { backend, name, address, port, weight, backup, options };
 }
 
+/**
+ * The few configs of the pass in flight (the one HAProxy runs and the one just rendered), each parsed
+ * once: the guard, the single writer, the structure check, the plan and the applier all read them, and
+ * a config of 10,000 servers takes milliseconds to parse. Results are immutable values, so sharing
+ * them is safe; a text is its own key.
+ */
+const CACHE_SIZE = 4;
+const parsedCache = new Map<string, ParsedConfig>();
+const structureCache = new Map<string, string>();
+
+function remember<T>(cache: Map<string, T>, key: string, compute: () => T): T {
+  const hit = cache.get(key);
+  if (hit !== undefined) {
+    // Most recently used last, so the oldest goes first.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const value = compute();
+  cache.set(key, value);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return value;
+}
+
 /** Reads sections, servers and default-server lines of a rendered config. Comments are ignored. */
 export function parseConfig(config: string): ParsedConfig {
+  return remember(parsedCache, config, () => parseConfigText(config));
+}
+
+function parseConfigText(config: string): ParsedConfig {
   const servers: ParsedServer[] = [];
   const backends: string[] = [];
   const defaultServer = new Map<string, readonly string[]>();
@@ -117,6 +145,10 @@ export function parseServers(config: string): ParsedServer[] {
  * (see `serverOptionsKey`).
  */
 export function structureOf(config: string): string {
+  return remember(structureCache, config, () => structureText(config));
+}
+
+function structureText(config: string): string {
   const out: string[] = [];
   let section = '';
   for (const line of config.split('\n')) {

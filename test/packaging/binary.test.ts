@@ -146,6 +146,34 @@ describe('standalone binary in the image, where there is no Node.js', () => {
   });
 });
 
+describe('the image with a config file at its default path', () => {
+  it('renders every service of examples/zurmo from /etc/galera-haproxy/config.yaml, and haproxy -c accepts it', async () => {
+    const etc = await tempDir('galera-haproxy-zurmo-etc');
+    try {
+      for (const name of ['config.yaml', 'haproxy.cfg.njk']) await writeFile(join(etc.path, name), await readFile(join(ROOT, 'examples', 'zurmo', name)));
+      await writeFile(join(etc.path, 'stats-password'), 'pw-from-a-file\n');
+      await writeFile(
+        join(etc.path, 'nodes.json'),
+        JSON.stringify({
+          '/services/webserver/w1/ip': '127.0.0.61', '/services/webserver/w1/port': '80', '/services/webserver/w1/host': 'web1',
+          '/components/galera/g1/ip': '127.0.0.62', '/components/galera/g1/port': '3306', '/components/galera/g1/host': 'db1',
+        }),
+      );
+      await chmod(etc.path, 0o755);
+      const r = await container.run(['galera-haproxy', 'render', '--nodes', '/etc/galera-haproxy/nodes.json', '--check'], {
+        volumes: [`${etc.path}:/etc/galera-haproxy:ro`],
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^frontend localnodes$/m);
+      expect(r.stdout).toMatch(/^backend webserver_nodes\n(?:.*\n)*?    server web1 127\.0\.0\.61:80 weight 1$/m);
+      expect(r.stdout).toMatch(/^listen galera\n(?:.*\n)*?    server db1 127\.0\.0\.62:3306 weight 1$/m);
+      expect(r.stdout).toContain('stats auth admin:pw-from-a-file');
+    } finally {
+      await etc.remove();
+    }
+  });
+});
+
 describe('the image entrypoint: HAProxy plus galera-haproxy watch, against etcd on loopback', () => {
   let dir: TempDir;
   let etcd: EtcdServer;
