@@ -1,4 +1,4 @@
-import { sleep } from '../galera/abortable-sleep.js';
+import { sleep } from '../lib/sleep.js';
 import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';

@@ -1,7 +1,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import { SourceError, describeError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { sleep, whenAborted } from './abortable-sleep.js';
+import { sleep, whenAborted } from '../lib/sleep.js';
 import { createBackoff } from './backoff.js';
 import { probeHealthUrl, type HealthProbe } from './health-probe.js';
 import { buildRegistrationKeys, type RegistrationLayout } from './registration-keys.js';
