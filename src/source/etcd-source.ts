@@ -5,7 +5,7 @@ import type { KeyValue } from '../model/types.js';
 import { HealthTracker } from './etcd-health.js';
 import { lazyView } from './source-view.js';
 import type { Logger } from '../observe/logger.js';
-import { JitterBackoff } from './etcd-backoff.js';
+import { Backoff } from '../lib/backoff.js';
 import { explainUnreachable, toSourceError } from './etcd-errors.js';
 import { describeEtcdOptions, type EtcdSourceOptions } from './etcd-options.js';
 import { RepeatLimiter } from './repeat-limiter.js';
@@ -209,7 +209,7 @@ class EtcdSource implements EtcdClusterSource {
   private recover(cause: 'snapshot' | 'recovery' | 'resync'): Promise<void> {
     if (this.recovering !== null) return this.recovering;
     const run = async (): Promise<void> => {
-      let backoff = new JitterBackoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
+      let backoff = new Backoff({ ...this.options.backoff, jitter: 'half-initial' });
       let attempts = 0;
       while (!this.closed) {
         try {
