@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { buildRegistrationKeys, normalizePrefix } from './registration-keys.js';
+import { buildRegistrationKeys } from './registration-keys.js';
 import { validateRegistration } from './validate-registration.js';
 
 describe('buildRegistrationKeys', () => {
@@ -24,10 +24,6 @@ describe('buildRegistrationKeys', () => {
     expect(rest).toHaveLength(0);
     expect(kv?.key).toBe('/flat/n2');
     expect(JSON.parse(kv?.value ?? '')).toEqual({ ip: '10.0.0.2', port: 3310 });
-  });
-
-  it('treats trailing slashes as the same prefix', () => {
-    expect(normalizePrefix('/a/b///')).toBe('/a/b');
   });
 });
 
