@@ -1,7 +1,7 @@
 import type { Logger } from '../observe/logger.js';
 import type { ServerSpec } from '../plan/types.js';
 import { describeError } from '../errors.js';
-import { sleep } from '../galera/abortable-sleep.js';
+import { sleep } from '../lib/sleep.js';
 import { commands, parseShowStat, runCommands, type SocketSend } from './runtime-commands.js';
 
 export interface DrainerOptions {

@@ -1,4 +1,4 @@
-import { sleep } from '../galera/abortable-sleep.js';
+import { sleep } from '../lib/sleep.js';
 import { diagnoseSocketPath } from './socket-diagnosis.js';
 import { ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';

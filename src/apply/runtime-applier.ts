@@ -1,4 +1,4 @@
-import { sleep } from '../galera/abortable-sleep.js';
+import { sleep } from '../lib/sleep.js';
 import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
@@ -12,7 +12,8 @@ import { Drainer } from './drainer.js';
 import { sendSocketCommand } from './haproxy-socket.js';
 import { createMasterCliReloader } from './master-cli-reloader.js';
 import { commands, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
-import { buildServerState, stateFilePath, writeFileAtomic } from './server-state-file.js';
+import { writeFileAtomic } from '../render/atomic-write.js';
+import { buildServerState, stateFilePath } from './server-state-file.js';
 import type { Applier, ApplyResult, Reloader } from './types.js';
 
 export interface ApplierOptions {
@@ -213,7 +214,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         throw new ApplyError('RUNTIME_API', `cannot dump the server states before reloading, so not reloading: ${describeError(err)}`, { cause: err, retryable: true });
       }
       try {
-        await writeFileAtomic(statePath, buildServerState(states, next));
+        // Atomic, so a reload never reads half a state file.
+        await writeFileAtomic(statePath, buildServerState(states, next), { mode: 0o600 });
       } catch (err) {
         log.warn({ revision, statePath, err: describeError(err) }, 'could not write the server state file; new servers may start UP');
       }

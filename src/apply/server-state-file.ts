@@ -1,5 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { ParsedConfig, ParsedServer } from '../plan/parse-servers.js';
 import { isIpLiteral } from '../model/validate-address.js';
 
@@ -62,22 +61,4 @@ export function buildServerState(runtimeReply: string, next: ParsedConfig): stri
     );
   }
   return `${out.join('\n')}\n`;
-}
-
-/** Temp file in the same directory, fsync, rename: a reload never reads half a state file. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const temp = join(dirname(path), `.${Date.now()}-${process.pid}.state.tmp`);
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
 }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { normalizePrefix } from '../model/decode-cluster.js';
+import { normalizePrefix } from '../model/prefix.js';
 import type { KeyValue } from '../model/types.js';
 import type { ServiceSpec } from '../model/service.js';
 import type { SourceView } from '../source/types.js';

@@ -3,6 +3,7 @@ import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, type Docume
 import { z } from 'zod';
 import { describePathError } from '../apply/socket-diagnosis.js';
 import { ConfigError } from '../errors.js';
+import { normalizePrefix, stripTrailingSlashes } from '../model/prefix.js';
 import { BALANCES, type ServiceSpec } from '../model/service.js';
 import { TEMPLATE_VARS } from '../render/template-vars.js';
 import { OPTION_NAMES, optionDef, type OptionName, type OptionValue } from './option-table.js';
@@ -114,7 +115,7 @@ const serviceSchema = z
     name: text.regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]'),
     prefix: printable
       .refine((s) => s.startsWith('/'), 'must start with "/"')
-      .refine((s) => s.replace(/\/+$/, '') !== '', '"/" would mirror the whole keyspace; name a directory'),
+      .refine((s) => stripTrailingSlashes(s) !== '', '"/" would mirror the whole keyspace; name a directory'),
     listen: z.union([bind, z.array(bind).min(1, 'must name at least one address')], {
       errorMap: (issue, ctx) => ({ message: ctx.data === undefined ? 'is required' : 'must be an address or a list of addresses' }),
     }),
@@ -296,7 +297,7 @@ function toService(file: string, item: ServiceInput, index: number, dir: string,
     }
     if (check.type === 'none' && check.port !== undefined) fail(['check', 'port'], 'has no meaning with type: none');
   }
-  const prefix = `${item.prefix.replace(/\/+$/, '')}/`;
+  const prefix = normalizePrefix(item.prefix);
   return {
     name: item.name,
     prefix,

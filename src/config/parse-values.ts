@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { stripTrailingSlashes } from '../model/prefix.js';
 import { parseDuration, parseWait, type Wait } from '../plan/quiescence.js';
 import { parseEndpoints } from '../source/etcd-options.js';
 import type { LogLevel } from '../observe/logger.js';
@@ -23,7 +24,7 @@ export const printable: ValueParser<string> = (text, label) => {
 export const prefix: ValueParser<string> = (text, label) => {
   printable(text, label);
   if (!text.startsWith('/')) throw new ConfigError(`${label} must start with "/"`);
-  const trimmed = text.replace(/\/+$/, '');
+  const trimmed = stripTrailingSlashes(text);
   if (trimmed === '') throw new ConfigError(`${label} "/" would mirror the whole keyspace; name a directory`);
   return trimmed;
 };

@@ -1,4 +1,5 @@
 import { decodeServices, nodesOf } from '../model/decode-cluster.js';
+import { stripTrailingSlashes } from '../model/prefix.js';
 import { parseServers, structureOf } from '../plan/parse-servers.js';
 import type { ClusterState, GaleraNode } from '../model/types.js';
 import type { ServiceSpec } from '../model/service.js';
@@ -243,7 +244,7 @@ export function applyGuards(services: readonly ServiceSpec[], state: ClusterStat
   services.forEach((service, i) => {
     const own = nodesOf(state, service.name, i === 0);
     if (own.length >= service.minServers) return;
-    const where = service.prefix.replace(/\/+$/, '');
+    const where = stripTrailingSlashes(service.prefix);
     const reason = `${own.length} valid node(s) under ${where}, fewer than --min-servers ${service.minServers}`;
     held.push({ service: service.name, reason, line: services.length > 1 ? `service ${service.name}: ${reason}` : reason });
     const kept: GaleraNode[] = (listed ?? [])

@@ -2,6 +2,7 @@ import type { ClusterSource, SourceView } from '../source/types.js';
 import type { ClusterState } from '../model/types.js';
 import { Quiescence, systemClock, type Clock, type Wait } from '../plan/quiescence.js';
 import { describeError } from '../errors.js';
+import { Backoff } from '../lib/backoff.js';
 import { syncToView, type SyncDeps, type SyncResult } from './sync-pass.js';
 import { FileLane } from './file-lane.js';
 
@@ -41,7 +42,7 @@ export class WatchLoop {
   private appliedRevision: string | null = null;
   private running: Promise<void> | null = null;
   private again = false;
-  private retryDelay: number;
+  private retryBackoff: Backoff;
   private retryTimer: unknown = null;
   private repairTimer: unknown = null;
   private writerTimer: unknown = null;
@@ -59,7 +60,7 @@ export class WatchLoop {
     this.lane = new FileLane(deps.live, deps.logger, () => this.poke());
     this.deps = { ...deps, lane: this.lane };
     this.quiescence = new Quiescence(options.wait, () => this.kick(), clock);
-    this.retryDelay = options.retryMinMs;
+    this.retryBackoff = new Backoff({ initialMs: options.retryMinMs, maxMs: options.retryMaxMs, jitter: 'twenty-percent' });
   }
 
   /** Subscribes to the result of every pass (tests, the status endpoint). */
@@ -151,14 +152,13 @@ export class WatchLoop {
     if (result.config !== null && result.outcome !== 'failed') this.appliedRevision = result.revision;
     for (const listener of this.passListeners) listener(result);
     if (result.retry) this.scheduleRetry();
-    else this.retryDelay = this.options.retryMinMs;
+    else this.retryBackoff = this.retryBackoff.reset();
   }
 
   private scheduleRetry(): void {
     if (this.stopped || this.retryTimer !== null) return;
-    const jitter = 0.8 + Math.random() * 0.4;
-    const delay = Math.round(this.retryDelay * jitter);
-    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
+    const delay = this.retryBackoff.duration;
+    this.retryBackoff = this.retryBackoff.next();
     this.deps.logger.info({ inMs: delay }, 'retrying sync');
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;

@@ -1,8 +1,8 @@
 import type { Etcd3, Lease } from 'etcd3';
 import { SourceError, describeError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { sleep, whenAborted } from './abortable-sleep.js';
-import { createBackoff } from './backoff.js';
+import { sleep, whenAborted } from '../lib/sleep.js';
+import { Backoff, type BackoffOptions } from '../lib/backoff.js';
 import { probeHealthUrl, type HealthProbe } from './health-probe.js';
 import { buildRegistrationKeys, type RegistrationLayout } from './registration-keys.js';
 import { validateRegistration } from './validate-registration.js';
@@ -43,6 +43,8 @@ export interface RegistrationDeps {
 
 /** Bounds the revoke on shutdown: with etcd down the lease simply expires after its TTL. */
 const REVOKE_TIMEOUT_MS = 3_000;
+/** After an etcd outage every node re-registers at once: jitter keeps them off the recovering cluster in lockstep. */
+const REGISTER_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000, jitter: 'half-ceiling' };
 
 type Ending = { kind: 'lost'; error: unknown } | { kind: 'unhealthy'; detail: string } | { kind: 'aborted' };
 
@@ -56,7 +58,7 @@ export async function runRegistration(options: RegistrationOptions, deps: Regist
   const { logger, signal } = deps;
   const probe = deps.probe ?? probeHealthUrl;
   const log = logger.child({ id: record.id, keys: kvs.map((kv) => kv.key) });
-  const backoff = createBackoff();
+  let backoff = new Backoff(REGISTER_BACKOFF);
   const interval = options.healthIntervalMs ?? 1_000;
   const timeout = options.healthTimeoutMs ?? 1_000;
 
@@ -70,19 +72,21 @@ export async function runRegistration(options: RegistrationOptions, deps: Regist
     try {
       lease = await grantAndWrite(options, kvs);
     } catch (err) {
-      const delay = backoff.next();
+      const delay = backoff.duration;
+      backoff = backoff.next();
       log.warn({ err: describeError(err), retryInMs: delay }, 'registration failed; retrying');
       await sleep(delay, signal);
       continue;
     }
     const leaseId = await lease.grant();
-    backoff.reset();
+    backoff = backoff.reset();
     log.info({ leaseId, ttl: options.ttlSeconds }, 'registered');
     deps.onEvent?.({ type: 'registered', leaseId, keys: kvs.map((kv) => kv.key) });
 
     const ending = await waitForEnding(lease, options, probe, signal, log);
     if (ending.kind === 'lost') {
-      const delay = backoff.next();
+      const delay = backoff.duration;
+      backoff = backoff.next();
       log.warn({ leaseId, err: describeError(ending.error), retryInMs: delay }, 'lease lost; registering again');
       deps.onEvent?.({ type: 'lost', error: describeError(ending.error) });
       await sleep(delay, signal);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { createBackoff } from './backoff.js';
-import { buildRegistrationKeys, normalizePrefix } from './registration-keys.js';
+import { buildRegistrationKeys } from './registration-keys.js';
 import { validateRegistration } from './validate-registration.js';
 
 describe('buildRegistrationKeys', () => {
@@ -26,10 +25,6 @@ describe('buildRegistrationKeys', () => {
     expect(kv?.key).toBe('/flat/n2');
     expect(JSON.parse(kv?.value ?? '')).toEqual({ ip: '10.0.0.2', port: 3310 });
   });
-
-  it('treats trailing slashes as the same prefix', () => {
-    expect(normalizePrefix('/a/b///')).toBe('/a/b');
-  });
 });
 
 describe('validateRegistration', () => {
@@ -48,20 +43,5 @@ describe('validateRegistration', () => {
   ])('rejects %o', (input, message) => {
     expect(() => validateRegistration(input)).toThrow(ConfigError);
     expect(() => validateRegistration(input)).toThrow(message);
-  });
-});
-
-describe('createBackoff', () => {
-  it('doubles up to the ceiling and starts over after reset', () => {
-    const backoff = createBackoff({ initialMs: 100, maxMs: 400, random: () => 0.999999 });
-    const delays = [backoff.next(), backoff.next(), backoff.next(), backoff.next()];
-    expect(delays).toEqual([100, 200, 400, 400]);
-    backoff.reset();
-    expect(backoff.next()).toBe(100);
-  });
-
-  it('never waits less than half the ceiling', () => {
-    const backoff = createBackoff({ initialMs: 100, maxMs: 400, random: () => 0 });
-    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([50, 100, 200]);
   });
 });

@@ -1,3 +1,4 @@
+import { normalizePrefix } from '../model/prefix.js';
 import type { KeyValue } from '../model/types.js';
 
 /** How a node is written under the prefix; both are read back by the watcher's decoder. */
@@ -10,12 +11,6 @@ export interface RegistrationRecord {
   readonly host?: string;
 }
 
-/** `/components/galera/` and `/components/galera` name the same prefix. */
-export function normalizePrefix(prefix: string): string {
-  const trimmed = prefix.replace(/\/+$/, '');
-  return trimmed === '' ? '' : trimmed;
-}
-
 /**
  * The keys one node owns. Seed layout keeps the confd-era shape (`<prefix>/<id>/{ip,port,host}`) so
  * existing readers keep working; flat layout is one JSON value, which a reader sees appear atomically.
@@ -25,7 +20,7 @@ export function buildRegistrationKeys(
   layout: RegistrationLayout,
   record: RegistrationRecord,
 ): KeyValue[] {
-  const base = `${normalizePrefix(prefix)}/${record.id}`;
+  const base = `${normalizePrefix(prefix)}${record.id}`;
   if (layout === 'flat') {
     return [{ key: base, value: JSON.stringify({ ip: record.ip, port: record.port }) }];
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PORT_MAY_FOLLOW_REASON, decodeCluster, normalizePrefix } from './decode-cluster.js';
+import { PORT_MAY_FOLLOW_REASON, decodeCluster } from './decode-cluster.js';
 import type { KeyValue } from './types.js';
 import { findControlCharacter } from './validate-address.js';
 import { fnv1a32 } from './server-name.js';
@@ -107,8 +107,6 @@ describe('decodeCluster layouts', () => {
       ['b', '10.0.0.2'],
       ['c', '10.0.0.3'],
     ]);
-    expect(normalizePrefix('/x//')).toBe('/x/');
-    expect(normalizePrefix('/')).toBe('/');
   });
 
   it('ignores keys outside the prefix without a rejection', () => {

@@ -2,6 +2,7 @@ import { JSON_FIELDS, checkHostText, parseFlatValue, type Endpoint } from './par
 import { DEFAULT_SERVER_NAMING, serverNameCandidates, type ServerNaming } from './server-name.js';
 import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
 import type { ServiceSpec } from './service.js';
+import { normalizePrefix } from './prefix.js';
 import {
   DEFAULT_PORT,
   DEFAULT_WEIGHT,
@@ -28,10 +29,6 @@ interface IdEntry {
   leaves: Map<SeedLeaf, KeyValue>;
 }
 
-/** `/a/b/` and `/a/b` name one prefix; the result always ends with exactly one `/`. */
-export function normalizePrefix(prefix: string): string {
-  return `${prefix.replace(/\/+$/, '')}/`;
-}
 
 /** Options of {@link decodeCluster}. */
 export interface DecodeOptions {

@@ -3,6 +3,8 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { GaleraHaproxyError } from '../errors.js';
 
+// The one atomic writer. In render/, which owns the config file; check/, apply/, config/ and daemon/ import it.
+
 /** Mode for a file that does not exist yet: readable by HAProxy running as another user. */
 export const DEFAULT_MODE = 0o644;
 

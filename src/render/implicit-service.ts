@@ -1,4 +1,4 @@
-import { normalizePrefix } from '../model/decode-cluster.js';
+import { normalizePrefix } from '../model/prefix.js';
 import type { ServiceSpec } from '../model/service.js';
 import { DEFAULT_PORT } from '../model/validate-address.js';
 import { defaultVars } from './template-vars.js';

@@ -1,10 +1,11 @@
 import { EtcdInvalidAuthTokenError, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { describeError } from '../errors.js';
+import { sleep } from '../lib/sleep.js';
 import type { KeyValue } from '../model/types.js';
 import { HealthTracker } from './etcd-health.js';
 import { lazyView } from './source-view.js';
 import type { Logger } from '../observe/logger.js';
-import { JitterBackoff } from './etcd-backoff.js';
+import { Backoff } from '../lib/backoff.js';
 import { explainUnreachable, toSourceError } from './etcd-errors.js';
 import { describeEtcdOptions, type EtcdSourceOptions } from './etcd-options.js';
 import { RepeatLimiter } from './repeat-limiter.js';
@@ -62,8 +63,8 @@ class EtcdSource implements EtcdClusterSource {
   private closed = false;
   private started = false;
   private recovering: Promise<void> | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly sleepers = new Set<() => void>();
+  /** Aborted by `close()`, so every wait of the source ends at once. */
+  private readonly closing = new AbortController();
   private readonly repeats = new RepeatLimiter(REPEAT_WINDOW_MS);
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -131,9 +132,7 @@ class EtcdSource implements EtcdClusterSource {
     this.closed = true;
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     if (this.resyncTimer !== null) clearInterval(this.resyncTimer);
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    for (const wake of this.sleepers) wake();
+    this.closing.abort();
     // Reads in flight are not waited for, and the watch cancel only briefly: against an unreachable
     // etcd either would hold up shutdown for seconds.
     const cancelled = this.forgetWatcher();
@@ -210,7 +209,7 @@ class EtcdSource implements EtcdClusterSource {
   private recover(cause: 'snapshot' | 'recovery' | 'resync'): Promise<void> {
     if (this.recovering !== null) return this.recovering;
     const run = async (): Promise<void> => {
-      let backoff = new JitterBackoff(this.options.backoff.initialMs, this.options.backoff.maxMs);
+      let backoff = new Backoff({ ...this.options.backoff, jitter: 'half-initial' });
       let attempts = 0;
       while (!this.closed) {
         try {
@@ -504,16 +503,6 @@ class EtcdSource implements EtcdClusterSource {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.timers.add(timer);
-      this.sleepers.add(wake);
-    });
+    return sleep(ms, this.closing.signal);
   }
 }

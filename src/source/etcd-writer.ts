@@ -1,6 +1,6 @@
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry, ExponentialBackoff } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
-import { JitterBackoff } from './etcd-backoff.js';
+import { Backoff } from '../lib/backoff.js';
 import type { EtcdSourceOptions } from './etcd-options.js';
 
 /** The slice of grpc-js `Metadata` this module touches (etcd3 does not re-export the type). */
@@ -66,7 +66,7 @@ export function createEtcdClient(options: EtcdSourceOptions): Etcd3 {
         maxAttempts: Math.max(1, options.endpoints.length),
         backoff: new ExponentialBackoff({ initialDelay: options.backoff.initialMs, maxDelay: options.backoff.maxMs }),
       }),
-      watchBackoff: new JitterBackoff(options.backoff.initialMs, options.backoff.maxMs),
+      watchBackoff: new Backoff({ ...options.backoff, jitter: 'half-initial' }),
     },
     ...(options.tls === undefined
       ? {}

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { isEmptyDiff, KeyMirror, listUnexplained, type MirrorEvent } from './key-mirror.js';
-import { JitterBackoff } from './etcd-backoff.js';
 
 const put = (key: string, value: string, revision: number): MirrorEvent => ({ type: 'put', key, value, revision: BigInt(revision) });
 const del = (key: string, revision: number): MirrorEvent => ({ type: 'delete', key, value: '', revision: BigInt(revision) });
@@ -84,27 +83,6 @@ describe('KeyMirror', () => {
     mirror.reset([], 1n);
     mirror.apply([put('/p/b', 'x', 2), put('/p/B', 'x', 3), put('/p/a', 'x', 4)]);
     expect(mirror.kvs().map((kv) => kv.key)).toEqual(['/p/B', '/p/a', '/p/b']);
-  });
-});
-
-describe('JitterBackoff', () => {
-  it('grows from the initial delay to the cap and stays within bounds', () => {
-    let backoff = new JitterBackoff(100, 3000, 0, () => 1);
-    const maxima: number[] = [];
-    for (let i = 0; i < 10; i += 1) {
-      maxima.push(backoff.duration);
-      backoff = backoff.next();
-    }
-    expect(maxima.slice(0, 6)).toEqual([100, 200, 400, 800, 1600, 3000]);
-    expect(maxima.at(-1)).toBe(3000);
-  });
-
-  it('never waits less than half the initial delay (no spinning)', () => {
-    let backoff = new JitterBackoff(100, 3000, 0, () => 0);
-    for (let i = 0; i < 60; i += 1) {
-      expect(backoff.duration).toBe(50);
-      backoff = backoff.next();
-    }
   });
 });
 

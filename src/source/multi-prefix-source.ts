@@ -1,4 +1,5 @@
 import { ConfigError, describeError } from '../errors.js';
+import { stripTrailingSlashes } from '../model/prefix.js';
 import type { KeyValue } from '../model/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { ClusterSource, SourceHealth, SourceListener, SourceView } from './types.js';
@@ -31,7 +32,7 @@ export function normalisePrefixes(prefixes: readonly string[]): string[] {
   const result: string[] = [];
   for (const raw of prefixes) {
     if (!raw.startsWith('/')) throw new ConfigError(`etcd prefix '${raw}' must start with '/'`);
-    const prefix = raw.replace(/\/+$/, '');
+    const prefix = stripTrailingSlashes(raw);
     if (prefix === '') throw new ConfigError(`etcd prefix '${raw}' would mirror the whole keyspace; name a directory`);
     for (const other of result) {
       if (other === prefix) throw new ConfigError(`etcd prefix '${raw}' is given twice`);

@@ -1,3 +1,5 @@
+// In lib/: apply, galera and source all wait this way, and none of them sits below the others.
+
 /** Resolves after `ms`, or early (without throwing) when the signal aborts: loops then check `aborted`. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { normalizePrefix, stripTrailingSlashes } from './prefix.js';
+
+describe('etcd prefix forms', () => {
+  it('ends the key form with exactly one slash', () => {
+    expect(normalizePrefix('/x//')).toBe('/x/');
+    expect(normalizePrefix('/x')).toBe('/x/');
+    expect(normalizePrefix('/')).toBe('/');
+  });
+
+  it('treats trailing slashes as the same prefix', () => {
+    expect(stripTrailingSlashes('/a/b///')).toBe('/a/b');
+    expect(stripTrailingSlashes('/a/b')).toBe('/a/b');
+    expect(stripTrailingSlashes('/')).toBe('');
+  });
+});
