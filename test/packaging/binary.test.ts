@@ -165,8 +165,8 @@ describe('the image with a config file at its default path', () => {
       });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^frontend localnodes$/m);
-      expect(r.stdout).toMatch(/^backend webserver_nodes\n(?:.*\n)*?    server web1 127\.0\.0\.61:80 weight 1$/m);
-      expect(r.stdout).toMatch(/^listen galera\n(?:.*\n)*?    server db1 127\.0\.0\.62:3306 weight 1$/m);
+      expect(r.stdout).toMatch(/^backend webserver_nodes\n(?:.*\n)*? {4}server web1 127\.0\.0\.61:80 weight 1$/m);
+      expect(r.stdout).toMatch(/^listen galera\n(?:.*\n)*? {4}server db1 127\.0\.0\.62:3306 weight 1$/m);
       expect(r.stdout).toContain('stats auth admin:pw-from-a-file');
     } finally {
       await etc.remove();
