@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -278,6 +278,13 @@ describe('reload path', () => {
     expect(sick.connections()).toBe(0);
     // Health of the servers that stayed was carried across the reload.
     expect((await runtimeServers(statsSocket)).filter((s) => s.name !== 'n7').every((s) => s.operState === 2)).toBe(true);
+    // It was carried by the state file the applier wrote just before the reload: every server that stayed,
+    // UP (srv_op_state 2), and a new one DOWN (0). Only the daemon may read it: mode 0600.
+    const stateFile = join(dir.path, 'server-state');
+    expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+    const lines = (await readFile(stateFile, 'utf8')).split('\n').filter((l) => /^\d+ /.test(l));
+    for (const s of servers) expect(lines.some((l) => l.split(' ')[3] === s.name && l.split(' ')[5] === '2'), `${s.name} UP in the state file`).toBe(true);
+    expect(lines.some((l) => l.split(' ')[3] === 'n7' && l.split(' ')[5] === '0')).toBe(true);
   });
 
   it('a reload that fails at start (port in use) is reported while the old worker keeps serving', async () => {
