@@ -12,6 +12,10 @@
  *     alive at the end and their total RSS.
  * With `--services 2` (the default) galera-haproxy (a, b) also runs a second service, a web tier over the
  * steady nodes' HTTP port; the confd way (c) renders the Galera section alone.
+ * The floor under put→live, measured in the same run for every change: the etcd put's round trip, etcd's
+ * watch delivery (put sent → the event at a plain etcd3 watcher in this process, on its own connection
+ * as the daemon has), and one Runtime API request (a `show servers state` round trip once the change is
+ * live). put→live itself starts when the put is acknowledged.
  * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2]
  */
 import { execFileSync } from 'node:child_process';
@@ -47,6 +51,8 @@ const DONOR = '127.0.0.23';
 const CHURN = ['127.0.0.24', '127.0.0.25', '127.0.0.26', '127.0.0.27'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+type FloorPart = 'putAck' | 'watchDelivery' | 'runtimeRequest';
+
 interface ModeResult {
   mode: string;
   changes: number;
@@ -54,6 +60,7 @@ interface ModeResult {
   failed: number;
   reloads: number;
   latencyMs: { p50: number; p99: number; max: number };
+  floorMs: Record<FloorPart, { p50: number; p99: number }>;
   toDonor: number;
   haproxyProcesses: number;
   haproxyRssMb: number;
@@ -120,7 +127,40 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function churn(name: string, client: Etcd3, prefix: string, target: Target, donor: FakeGaleraNode): Promise<ModeResult> {
+/** Times of the next watch event per key, from a watcher of its own (not the client that puts). */
+async function watchArrivals(watchClient: Etcd3, prefix: string): Promise<{ next(key: string): Promise<number>; cancel(): Promise<void> }> {
+  const waiting = new Map<string, (at: number) => void>();
+  const arrived = (key: Buffer | Uint8Array | string | null | undefined): void => {
+    const at = performance.now();
+    const k = key === null || key === undefined ? '' : Buffer.from(key).toString();
+    waiting.get(k)?.(at);
+    waiting.delete(k);
+  };
+  const watcher = await watchClient.watch().prefix(`${prefix}/`).create();
+  watcher.on('put', (kv) => arrived(kv.key));
+  watcher.on('delete', (kv) => arrived(kv.key));
+  watcher.on('error', () => undefined);
+  return {
+    next: (key) =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no watch event for ${key} within 10 s`)), 10_000);
+        waiting.set(key, (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        });
+      }),
+    cancel: () => watcher.cancel(),
+  };
+}
+
+/** One Runtime API request, timed: the same `show servers state` the daemon and the poll send. */
+async function timeRuntimeRequest(statsSocket: string): Promise<number> {
+  const t0 = performance.now();
+  await sendSocketCommand(statsSocket, 'show servers state galera', { timeoutMs: 2000 });
+  return performance.now() - t0;
+}
+
+async function churn(name: string, client: Etcd3, watchClient: Etcd3, prefix: string, target: Target, donor: FakeGaleraNode): Promise<ModeResult> {
   const started = performance.now();
   const donorBefore = donor.connections();
   const reloadsBefore = await target.reloads();
@@ -128,32 +168,45 @@ async function churn(name: string, client: Etcd3, prefix: string, target: Target
   const load = runLoad({ host: '127.0.0.1', port: target.listenPort, ratePerSecond: RATE, durationMs: 30 * 60_000, signal: abort.signal });
   const sessions: Socket[] = [];
   const latencies: number[] = [];
+  const floor: Record<FloorPart, number[]> = { putAck: [], watchDelivery: [], runtimeRequest: [] };
   const live = new Set<string>();
+  const arrivals = await watchArrivals(watchClient, prefix);
   let stats: LoadStats;
   try {
     for (let i = 0; i < CHANGES; i++) {
       if (i % 50 === 0) openLongSession(target.listenPort, sessions);
       const ip = CHURN[Math.floor(Math.random() * CHURN.length)]!;
       const key = `${prefix}/${ip.replaceAll('.', '-')}`;
+      const delivered = arrivals.next(key);
+      const sent = performance.now();
       if (live.has(ip)) {
         await client.delete().key(key);
+        floor.putAck.push(performance.now() - sent);
         live.delete(ip);
         latencies.push(await untilLive(target.statsSocket, ip, false));
       } else {
         await client.put(key).value(ip);
+        floor.putAck.push(performance.now() - sent);
         live.add(ip);
         latencies.push(await untilLive(target.statsSocket, ip, true));
       }
+      floor.watchDelivery.push((await delivered) - sent);
+      floor.runtimeRequest.push(await timeRuntimeRequest(target.statsSocket));
     }
   } finally {
     abort.abort();
     stats = await load;
+    await arrivals.cancel();
   }
   const procs = haproxyProcesses(target.configPath);
   for (const s of sessions) s.destroy();
   const reloads = (await target.reloads()) - reloadsBefore;
   for (const ip of live) await client.delete().key(`${prefix}/${ip.replaceAll('.', '-')}`);
   latencies.sort((a, b) => a - b);
+  const spread = (xs: number[]): { p50: number; p99: number } => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  };
   return {
     mode: name,
     changes: CHANGES,
@@ -161,6 +214,7 @@ async function churn(name: string, client: Etcd3, prefix: string, target: Target
     failed: stats.failed,
     reloads,
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+    floorMs: { putAck: spread(floor.putAck), watchDelivery: spread(floor.watchDelivery), runtimeRequest: spread(floor.runtimeRequest) },
     toDonor: donor.connections() - donorBefore,
     haproxyProcesses: procs.count,
     haproxyRssMb: procs.rssMb,
@@ -293,6 +347,7 @@ async function confdTarget(client: Etcd3, prefix: string): Promise<Target> {
 async function main(): Promise<void> {
   const etcd = await startEtcd();
   const client = etcd.client();
+  const watchClient = etcd.client();
   const nodes: FakeGaleraNode[] = [];
   const results: ModeResult[] = [];
   try {
@@ -311,7 +366,7 @@ async function main(): Promise<void> {
       const target = await mode.make(prefix);
       try {
         process.stderr.write(`${mode.name}: ${CHANGES} changes at ${RATE} new connections/s ...\n`);
-        results.push(await churn(mode.name, client, prefix, target, donor));
+        results.push(await churn(mode.name, client, watchClient, prefix, target, donor));
       } finally {
         await target.stop();
       }
@@ -319,6 +374,7 @@ async function main(): Promise<void> {
   } finally {
     for (const n of nodes) await n.close();
     client.close();
+    watchClient.close();
     await etcd.destroy();
   }
   const f = (n: number): string => n.toFixed(1);
@@ -328,6 +384,13 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(`| ${r.mode} | ${r.changes} | ${r.connections} | ${r.failed} | ${r.reloads} | ${f(r.latencyMs.p50)} / ${f(r.latencyMs.p99)} / ${f(r.latencyMs.max)} | ${r.toDonor} | ${r.haproxyProcesses} | ${f(r.haproxyRssMb)} | ${f(r.seconds)} |`);
+  }
+  console.log('');
+  console.log('| mode | put→live p50 / p99 (ms) | floor: etcd put acked | floor: etcd watch delivery (put sent → event) | floor: one Runtime API request |');
+  console.log('|---|---|---|---|---|');
+  const pp = (x: { p50: number; p99: number }): string => `${f(x.p50)} / ${f(x.p99)}`;
+  for (const r of results) {
+    console.log(`| ${r.mode} | ${pp(r.latencyMs)} | ${pp(r.floorMs.putAck)} | ${pp(r.floorMs.watchDelivery)} | ${pp(r.floorMs.runtimeRequest)} |`);
   }
   const a = results.find((r) => r.mode.startsWith('(a)'));
   const c = results.find((r) => r.mode.startsWith('(c)'));

@@ -280,7 +280,7 @@ export const OPTIONS = {
     commands: WATCH,
     value: '<min:max>',
     default: '10ms:100ms',
-    doc: 'quiescence: each change delays the apply by MIN, never past the first change + MAX',
+    doc: 'debounce: an idle daemon applies the first change at once; changes during a pass or within MIN after one wait until quiet for MIN, never past the first of them + MAX',
     parse: p.wait,
   },
   resync: {

@@ -95,12 +95,56 @@ describe('WatchLoop', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('folds a burst of changes into one apply of the latest view', async () => {
+  it('applies the first change of an idle loop at once', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    source.emit(1, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(applier.applied).toEqual(['10.0.0.1']);
+    await loop.stop();
+  });
+
+  it('folds a burst of changes into at most two applies, the last of the latest view', async () => {
     const { source, applier, loop } = setUp();
     await loop.start();
     for (let i = 1; i <= 1000; i++) source.emit(i, ['10.0.0.1', `10.0.1.${i % 250}`]);
     await vi.advanceTimersByTimeAsync(150);
-    expect(applier.applied).toEqual(['10.0.0.1,10.0.1.0']);
+    expect(applier.applied).toEqual(['10.0.0.1,10.0.1.1', '10.0.0.1,10.0.1.0']);
+    await loop.stop();
+  });
+
+  it('a change right after a pass waits MIN (20 ms)', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    source.emit(1, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(1);
+    source.emit(2, ['10.0.0.2']);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(applier.applied).toEqual(['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(applier.applied).toEqual(['10.0.0.1', '10.0.0.2']);
+    await loop.stop();
+  });
+
+  it('a continuous stream of changes is applied at least every MAX (100 ms)', async () => {
+    const { source, applier, loop } = setUp();
+    await loop.start();
+    const appliedAt: number[] = [];
+    loop.onPass((r) => {
+      if (r.outcome !== 'noop') appliedAt.push(Date.now());
+    });
+    const t0 = Date.now();
+    for (let i = 1; i <= 100; i++) {
+      source.emit(i, [`10.0.1.${i}`]);
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    expect(applier.applied[0]).toBe('10.0.1.1');
+    expect(appliedAt[0]).toBe(t0);
+    // Never quiet for MIN: each pass comes MAX after the first change it takes (5 ms after the leading
+    // pass, then the change that came as the previous pass ended).
+    const gaps = appliedAt.slice(1).map((t, i) => t - appliedAt[i]!);
+    expect(gaps).toEqual([105, 100, 100, 100]);
+    expect(applier.applied.at(-1)).toBe('10.0.1.81');
     await loop.stop();
   });
 
@@ -169,10 +213,13 @@ describe('WatchLoop', () => {
     const { source, applier, loop } = setUp();
     await loop.start();
     source.emit(1, ['10.0.0.1']);
+    await vi.advanceTimersByTimeAsync(1);
+    // Within MIN of the first pass: waiting, and dropped by stop.
+    source.emit(2, ['10.0.0.2']);
     await loop.stop();
     await vi.advanceTimersByTimeAsync(500);
     expect(source.closed).toBe(true);
-    expect(applier.applied).toEqual([]);
+    expect(applier.applied).toEqual(['10.0.0.1']);
   });
 
   it('in single-writer mode looks again at the writer every second without an etcd event', async () => {

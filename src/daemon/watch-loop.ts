@@ -27,8 +27,9 @@ export interface WatchLoopOptions {
 }
 
 /**
- * The daemon's loop and nothing else: source events in, debounce, one sync pass at a time (events that
- * arrive meanwhile are folded into the next pass), retries with backoff, periodic drift repair.
+ * The daemon's loop and nothing else: source events in, one sync pass at a time, retries with backoff,
+ * periodic drift repair. An idle loop starts a pass on the first event; events that arrive during a pass,
+ * or within `--wait` MIN after one, are folded into the next pass ({@link Quiescence}).
  */
 export class WatchLoop {
   private readonly quiescence: Quiescence;
@@ -121,17 +122,24 @@ export class WatchLoop {
       this.again = true;
       return;
     }
-    this.occupy(this.pass(this.latest));
+    const view = this.latest;
+    void this.occupy(() => this.pass(view), true);
   }
 
-  /** One pass or repair at a time; a change that arrived meanwhile gets a pass right after. */
-  private occupy(work: Promise<void>): Promise<void> {
-    this.running = work.finally(() => {
+  /**
+   * One pass or repair at a time. A kick (retry, settle) that came meanwhile gets a pass right after;
+   * changes that came meanwhile are the quiescence's to schedule.
+   */
+  private occupy(work: () => Promise<void>, withChanges: boolean): Promise<void> {
+    this.quiescence.begin(withChanges);
+    this.running = work().finally(() => {
       this.running = null;
-      if (this.again && !this.stopped) {
+      if (this.stopped) return;
+      if (this.again) {
         this.again = false;
         this.kick();
       }
+      if (this.running === null) this.quiescence.end();
     });
     return this.running;
   }
@@ -185,7 +193,9 @@ export class WatchLoop {
   private async repairDrift(): Promise<void> {
     if (this.deps.applier === null || this.appliedRevision === null || this.running) return;
     // Drift repair takes the same slot as a pass, so the two never talk to HAProxy at once.
-    await this.occupy(this.repair(this.deps.applier, this.appliedRevision));
+    const { applier } = this.deps;
+    const revision = this.appliedRevision;
+    await this.occupy(() => this.repair(applier, revision), false);
   }
 
   /**

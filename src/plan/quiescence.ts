@@ -1,6 +1,16 @@
 /**
- * consul-template's min/max quiescence: every change pushes the deadline back by `minMs`, but never past
- * the first unapplied change + `maxMs`, so a steady stream of changes cannot postpone an apply forever.
+ * When to run a sync pass after changes: at once when idle (leading edge), coalesced when not.
+ *
+ * - Idle (no pass running and none ended or started in the last `minMs`): the first change fires now, so a
+ *   single etcd put is not held back by a debounce it does not need.
+ * - Busy (a pass running): changes wait for it to end; a burst that lands during the leading pass is the
+ *   next pass, not one pass per event.
+ * - Cooling (less than `minMs` since a pass ended or fired) and after a busy spell: consul-template's
+ *   min/max quiescence: every change pushes the pass back by `minMs`, never past the first unapplied change
+ *   + `maxMs`, so a steady stream cannot postpone a pass forever. A pass cannot be cut short: changes that
+ *   came during a long pass run right after it when their deadline has gone by.
+ *
+ * A burst therefore costs at most two passes: the leading one and one with everything that came meanwhile.
  */
 export interface Clock {
   now(): number;
@@ -44,8 +54,13 @@ export function parseDuration(text: string, what: string): number {
 }
 
 export class Quiescence {
+  /** First and last change not yet in a pass; null when nothing waits. */
   private firstAt: number | null = null;
+  private lastAt = 0;
   private timer: unknown = null;
+  private busy = false;
+  /** When the last pass ended or was fired; changes within `minMs` of it are coalesced. */
+  private quietFrom = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly wait: Wait,
@@ -53,13 +68,29 @@ export class Quiescence {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** Records a change; the callback fires once the changes have been quiet for `minMs` (or `maxMs` passed). */
+  /** Records a change: fires now when idle, otherwise once the rules above allow. */
   poke(): void {
     const now = this.clock.now();
     if (this.firstAt === null) this.firstAt = now;
-    const deadline = Math.min(now + this.wait.minMs, this.firstAt + this.wait.maxMs);
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = this.clock.setTimeout(() => this.expire(), Math.max(0, deadline - now));
+    this.lastAt = now;
+    this.schedule();
+  }
+
+  /**
+   * A pass (or a drift repair) now holds HAProxy. `withChanges`: it reads the latest view, so every change
+   * recorded so far is in it.
+   */
+  begin(withChanges: boolean): void {
+    this.busy = true;
+    this.clearTimer();
+    if (withChanges) this.firstAt = null;
+  }
+
+  /** The pass ended: changes that came meanwhile are scheduled, and the next MIN is a cooling window. */
+  end(): void {
+    this.busy = false;
+    this.quietFrom = this.clock.now();
+    this.schedule();
   }
 
   get pending(): boolean {
@@ -67,14 +98,30 @@ export class Quiescence {
   }
 
   cancel(): void {
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.clearTimer();
     this.firstAt = null;
+  }
+
+  private schedule(): void {
+    if (this.busy || this.firstAt === null) return;
+    this.clearTimer();
+    const now = this.clock.now();
+    const leading = this.firstAt >= this.quietFrom + this.wait.minMs;
+    const deadline = leading ? this.firstAt : Math.min(this.lastAt + this.wait.minMs, this.firstAt + this.wait.maxMs);
+    if (deadline <= now) this.expire();
+    else this.timer = this.clock.setTimeout(() => this.expire(), deadline - now);
   }
 
   private expire(): void {
     this.timer = null;
     this.firstAt = null;
+    // Until the owner says a pass began, the next changes are coalesced rather than fired one by one.
+    this.quietFrom = this.clock.now();
     this.fire();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
   }
 }
