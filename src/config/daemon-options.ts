@@ -48,7 +48,7 @@ export interface PipelineOptions {
   readonly reloadCmd: readonly string[] | undefined;
   /** @default "haproxy" */
   readonly haproxyBin: string;
-  /** Quiescence. @default 10ms:100ms */
+  /** Quiescence: an idle daemon applies the first change at once; changes during a pass or within MIN after it wait MIN, never past MAX. @default 10ms:100ms */
   readonly wait: Wait;
   /** Never write a config with fewer servers than this. @default 1 */
   readonly minServers: number;
