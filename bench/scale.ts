@@ -6,20 +6,29 @@
  *      until HAProxy's runtime lists every server; how many applies (sync passes that changed HAProxy)
  *      it took; the watcher's RSS holding them.
  * Baseline in the same run: the same burst applied by one `galera-haproxy once` (a single read, render,
- * check and reload), i.e. the best a batch tool could do.
+ * check and reload), i.e. the best a batch tool could do; for memory, a bare Node process with the same
+ * settings after the same idle time.
+ * Memory is the watcher's own report (SIGUSR2: RSS, JS heap used and reserved, memory outside the heap),
+ * idle, when the burst is live, and 10 s later (once V8's memory reducer has run).
  * With `--services 2` (the default) a second service, a web tier of 2 servers, is configured alongside.
- * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2]
+ * The watcher runs with the Node settings of the `galera-haproxy` bin (its first line); `--node-args` runs
+ * it with others instead, to compare. `--heap-snapshots DIR` writes idle.heapsnapshot and
+ * holding.heapsnapshot there (read them with bench/heap-top.ts); writing a snapshot takes memory of its
+ * own, so every RSS figure after the idle one is inflated in such a run.
+ * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2] [--node-args "FLAGS"] [--heap-snapshots DIR]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
-import { runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
+import { deployedNodeArgs, runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
 import { servicesArg, servicesSetup } from './lib/services-config.js';
+import { atMost, formatGoalTable, goalsJson, type GoalRow } from './lib/goals.js';
+import { bareNodeRssMb, heapSnapshotArgs, takeHeapSnapshot, watcherMemory, type MemoryFigures } from './lib/watcher-memory.js';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--burst');
@@ -29,11 +38,13 @@ const WAIT = w >= 0 && args[w + 1] !== undefined ? ['--wait', args[w + 1]!] : []
 const PREFIX = '/bench/scale';
 const SERVICES = servicesArg(args);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) / 1024;
-}
+const nodeArgsAt = args.indexOf('--node-args');
+const NODE_ARGS = nodeArgsAt >= 0 ? (args[nodeArgsAt + 1] ?? '').split(/\s+/).filter(Boolean) : deployedNodeArgs();
+const h = args.indexOf('--heap-snapshots');
+const SNAPSHOTS = h >= 0 ? args[h + 1] : undefined;
+const IDLE_MS = 5000;
+/** Goals of issue 11 (§3, §4). */
+const GOAL = { lastPutToLiveMs: 1000, applies: 2, idleRssMb: 60, holdingRssMb: 120, holdingAt: 10_000 };
 
 const ipFor = (n: number): string => `127.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;
 
@@ -67,7 +78,9 @@ async function main(): Promise<void> {
   const etcd = await startEtcd();
   const client = etcd.client();
   const dir = await tempDir('galera-haproxy-scale-');
-  const results: Record<string, number | string> = { burst: BURST, services: SERVICES };
+  const results: Record<string, number | string> = { burst: BURST, services: SERVICES, nodeArgs: NODE_ARGS.join(' ') };
+  const memory: Record<'idle' | 'live' | 'settled', MemoryFigures | null> = { idle: null, live: null, settled: null };
+  let bareRssMb = 0;
   let watcher: CliDaemon | null = null;
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -92,12 +105,17 @@ async function main(): Promise<void> {
     writeFileSync(configPath, first.stdout);
     const haproxy = await startHaproxy({ configPath, dir: dir.path });
     stops.push(() => haproxy.stop());
-    watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT]);
+    watcher = startCliDaemon(
+      ['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT],
+      { nodeArgs: [...NODE_ARGS, ...(SNAPSHOTS === undefined ? [] : heapSnapshotArgs(SNAPSHOTS))] },
+    );
     const w = watcher;
     stops.push(() => w.stop());
     await w.waitForLog((e) => e.msg === 'watching etcd');
-    await sleep(5000);
-    results.idleRssMb = Number(rssMb(w.child.pid!).toFixed(1));
+    await sleep(IDLE_MS);
+    memory.idle = await watcherMemory(w);
+    bareRssMb = await bareNodeRssMb(NODE_ARGS, IDLE_MS);
+    if (SNAPSHOTS !== undefined) await takeHeapSnapshot(w, SNAPSHOTS, 'idle');
 
     const before = applies(w);
     const { firstAt, lastAt } = await writeBurst(client, BURST, 0);
@@ -115,7 +133,10 @@ async function main(): Promise<void> {
       .slice(-Number(results.applies))
       .map((e) => `${String(e.outcome)} ${String(e.servers)} servers ${String(e.durationMs)} ms`)
       .join('; ');
-    results.holdingRssMb = Number(rssMb(w.child.pid!).toFixed(1));
+    memory.live = await watcherMemory(w);
+    await sleep(10_000);
+    memory.settled = await watcherMemory(w);
+    if (SNAPSHOTS !== undefined) await takeHeapSnapshot(w, SNAPSHOTS, 'holding');
     await w.stop();
 
     // Baseline: the same burst applied by a single batch pass (back to the 3 seeds first).
@@ -142,16 +163,50 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(`services configured: ${SERVICES}${SERVICES === 2 ? ' (Galera, and a web tier of 2 servers)' : ''}`);
+  console.log(`watcher's Node settings: ${NODE_ARGS.length === 0 ? 'none' : NODE_ARGS.join(' ')}`);
   console.log('| measure | value |');
   console.log('|---|---|');
-  console.log(`| watcher RSS, idle on 3 nodes | ${results.idleRssMb} MB |`);
   console.log(`| burst of ${BURST} puts: etcd write time | ${results.writeMs} ms |`);
   console.log(`| first put → all ${BURST} live in HAProxy | ${results.firstPutToLiveMs} ms |`);
   console.log(`| last put → all live | ${results.lastPutToLiveMs} ms |`);
   console.log(`| applies for the burst | ${results.applies} (${results.passes}) |`);
-  console.log(`| watcher RSS holding ${BURST + 3} nodes | ${results.holdingRssMb} MB |`);
   console.log(`| baseline: the same burst by one \`once\` pass (process start → live) | ${results.batchOnceMs} ms |`);
-  console.log(JSON.stringify({ bench: 'scale', ...results }));
+  console.log('');
+  console.log('| watcher memory (MB) | RSS | JS heap used | JS heap reserved | outside the heap (external) |');
+  console.log('|---|---|---|---|---|');
+  const memoryRow = (label: string, m: MemoryFigures | null): string => (m === null ? `| ${label} | — | — | — | — |` : `| ${label} | ${m.rssMb} | ${m.heapUsedMb} | ${m.heapTotalMb} | ${m.externalMb} |`);
+  console.log(memoryRow('idle on 3 nodes', memory.idle));
+  console.log(memoryRow(`holding ${BURST + 3} nodes, when the burst is live`, memory.live));
+  console.log(memoryRow(`holding ${BURST + 3} nodes, 10 s later`, memory.settled));
+  console.log(`| baseline: bare Node, same settings, idle | ${bareRssMb} | | | |`);
+  console.log('');
+  const full = BURST >= GOAL.holdingAt;
+  const atFull = (value: number | undefined, limit: number): boolean | null => (full ? atMost(value ?? null, limit) : null);
+  const below = `--burst ${BURST} < ${GOAL.holdingAt}`;
+  const holdingRow = (when: string, m: MemoryFigures | null): GoalRow => ({
+    measure: `watcher RSS holding ${BURST + 3} nodes, ${when}`,
+    value: `${m?.rssMb ?? '—'} MB`,
+    baseline: `bare Node ${bareRssMb} MB`,
+    goal: `≤ ${GOAL.holdingRssMb} MB at ${GOAL.holdingAt.toLocaleString('en')}`,
+    met: atFull(m?.rssMb, GOAL.holdingRssMb),
+    note: below,
+  });
+  const goals: GoalRow[] = [
+    {
+      measure: 'burst: last put → all live',
+      value: `${results.lastPutToLiveMs} ms`,
+      baseline: `one \`once\` pass ${results.batchLastPutToLiveMs} ms`,
+      goal: `≤ ${GOAL.lastPutToLiveMs} ms`,
+      met: atFull(Number(results.lastPutToLiveMs), GOAL.lastPutToLiveMs),
+      note: below,
+    },
+    { measure: 'burst: applies', value: String(results.applies), baseline: 'one `once` pass: 1', goal: `≤ ${GOAL.applies}`, met: atMost(Number(results.applies), GOAL.applies) },
+    { measure: 'watcher RSS idle on 3 nodes', value: `${memory.idle?.rssMb ?? '—'} MB`, baseline: `bare Node ${bareRssMb} MB`, goal: `≤ ${GOAL.idleRssMb} MB`, met: atMost(memory.idle?.rssMb ?? null, GOAL.idleRssMb) },
+    holdingRow('when the burst is live', memory.live),
+    holdingRow('10 s later', memory.settled),
+  ];
+  console.log(formatGoalTable('goal (issue 11)', goals));
+  console.log(JSON.stringify({ bench: 'scale', ...results, memory, bareNodeRssMb: bareRssMb, goals: goalsJson(goals) }));
 }
 
 main().then(
