@@ -19,7 +19,11 @@
  * `--gap MS` (default 0) waits that long between one change being live and the next put. With 0 every put
  * lands within the daemon's `--wait` MIN after its previous pass and is coalesced (waits MIN); a gap longer
  * than MIN measures a daemon that is idle when the change comes, as it is between real membership changes.
- * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2] [--gap 0]
+ * Last, the goal table: put→live p50/p99 of (a) against the floor of the same changes (after the put's
+ * ack: the rest of the watch delivery, plus one Runtime API request), and (a)'s p99 against (c)'s.
+ * The watcher runs with the Node settings of the `galera-haproxy` bin (its first line); `--node-args`
+ * runs it with others instead, to compare.
+ * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2] [--node-args "FLAGS"] [--gap 0]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,7 +34,7 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../test/helpers/fake-galera.js';
 import { freePort, tempDir, type TempDir } from '../test/helpers/ports.js';
-import { runCli, startCliDaemon } from '../test/helpers/cli.js';
+import { deployedNodeArgs, runCli, startCliDaemon } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
 import { showProc } from '../test/helpers/runtime.js';
@@ -39,6 +43,7 @@ import { percentile, runLoad, type LoadStats } from './lib/load-generator.js';
 import { decodeCluster } from '../src/model/decode-cluster.js';
 import { createRenderer } from '../src/render/render-config.js';
 import { servicesArg, servicesSetup } from './lib/services-config.js';
+import { NO_GOAL, atLeast, atMost, formatGoalTable, goalsJson, type GoalRow } from './lib/goals.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {
@@ -49,6 +54,9 @@ const CHANGES = Number(arg('changes', '1000'));
 const MODES = arg('modes', 'a,b,c').split(',');
 const SERVICES = servicesArg(args);
 const GAP_MS = Number(arg('gap', '0'));
+const NODE_ARGS = args.includes('--node-args') ? arg('node-args', '').split(/\s+/).filter(Boolean) : deployedNodeArgs();
+/** The goals this bench's figures are held to. */
+const GOAL = { p99Ms: 10, timesConfd: 10 };
 const RATE = 250;
 const STEADY = ['127.0.0.21', '127.0.0.22'];
 const DONOR = '127.0.0.23';
@@ -65,6 +73,8 @@ interface ModeResult {
   reloads: number;
   latencyMs: { p50: number; p99: number; max: number };
   floorMs: Record<FloorPart, { p50: number; p99: number }>;
+  /** Per change: what was left of the watch delivery after the put's ack, plus one Runtime API request. */
+  floorAfterAckMs: { p50: number; p99: number };
   toDonor: number;
   haproxyProcesses: number;
   haproxyRssMb: number;
@@ -220,6 +230,7 @@ async function churn(name: string, client: Etcd3, watchClient: Etcd3, prefix: st
     reloads,
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
     floorMs: { putAck: spread(floor.putAck), watchDelivery: spread(floor.watchDelivery), runtimeRequest: spread(floor.runtimeRequest) },
+    floorAfterAckMs: spread(floor.watchDelivery.map((delivered, i) => Math.max(0, delivered - floor.putAck[i]!) + floor.runtimeRequest[i]!)),
     toDonor: donor.connections() - donorBefore,
     haproxyProcesses: procs.count,
     haproxyRssMb: procs.rssMb,
@@ -269,7 +280,7 @@ async function galeraHaproxyTarget(client: Etcd3, etcdEndpoint: string, prefix: 
     'watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
     '--log-level', 'warn', '--drain-timeout', '1s',
     ...(runtimeApi ? [] : ['--no-runtime-api', '--min-reload-interval', '0']),
-  ]);
+  ], { nodeArgs: NODE_ARGS });
   await sleep(1500);
   return {
     listenPort,
@@ -402,7 +413,24 @@ async function main(): Promise<void> {
   const c = results.find((r) => r.mode.startsWith('(c)'));
   if (a && c && a.latencyMs.p99 > 0) console.log(`\np99 put→live: runtime path is ${(c.latencyMs.p99 / a.latencyMs.p99).toFixed(1)}× faster than the confd way`);
   for (const r of results) if (r.failures.length > 0) console.log(`${r.mode} first failures: ${r.failures.join(' | ')}`);
-  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, services: SERVICES, gapMs: GAP_MS, results }));
+  console.log(`\nwatcher's Node settings: ${NODE_ARGS.length === 0 ? 'none' : NODE_ARGS.join(' ')}`);
+  const notRun = (mode: string): string => `mode ${mode} not run; --modes a,c`;
+  const times = a && c && a.latencyMs.p99 > 0 ? c.latencyMs.p99 / a.latencyMs.p99 : null;
+  const floorOf = (which: 'p50' | 'p99'): string => (a ? `floor ${f(a.floorAfterAckMs[which])} ms (watch delivery after the ack + one Runtime API request)` : '—');
+  const goals: GoalRow[] = [
+    { measure: '(a) put→live p50', value: a ? `${f(a.latencyMs.p50)} ms` : '—', baseline: floorOf('p50'), goal: NO_GOAL, met: null },
+    { measure: '(a) put→live p99', value: a ? `${f(a.latencyMs.p99)} ms` : '—', baseline: floorOf('p99'), goal: `≤ ${GOAL.p99Ms} ms`, met: atMost(a?.latencyMs.p99 ?? null, GOAL.p99Ms), note: notRun('a') },
+    {
+      measure: 'p99 put→live, confd way ÷ (a)',
+      value: times === null ? '—' : `${times.toFixed(1)}×`,
+      baseline: c ? `(c) confd way p99 ${f(c.latencyMs.p99)} ms` : '—',
+      goal: `≥ ${GOAL.timesConfd}×`,
+      met: atLeast(times, GOAL.timesConfd),
+      note: notRun(a ? 'c' : 'a'),
+    },
+  ];
+  console.log(formatGoalTable('goal', goals));
+  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, services: SERVICES, gapMs: GAP_MS, nodeArgs: NODE_ARGS.join(' '), results, goals: goalsJson(goals) }));
 }
 
 main().then(

@@ -7,20 +7,30 @@
  *      it took; the watcher's RSS holding them.
  * Baselines in the same run: the same burst by a watcher started with `--max-runtime-ops 200` (any
  * change past 200 servers by a reload, as before the choice by estimated cost; `--baseline-max-runtime-ops`),
- * and by one `galera-haproxy once` (a single read, render, check and reload), i.e. the best a batch tool could do.
+ * and by one `galera-haproxy once` (a single read, render, check and reload), i.e. the best a batch tool
+ * could do; for memory, a bare Node process with the same settings after the same idle time.
+ * Memory is the watcher's own report (SIGUSR2: RSS, JS heap used and reserved, memory outside the heap),
+ * idle, when the burst is live, and 10 s later (once V8's memory reducer has run).
  * With `--services 2` (the default) a second service, a web tier of 2 servers, is configured alongside.
+ * The watcher runs with the Node settings of the `galera-haproxy` bin (its first line); `--node-args` runs
+ * it with others instead, to compare. `--heap-snapshots DIR` writes idle.heapsnapshot and
+ * holding.heapsnapshot there (read them with bench/heap-top.ts); writing a snapshot takes memory of its
+ * own, so every RSS figure after the idle one is inflated in such a run.
  * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2] [--baseline-max-runtime-ops 200]
+ *   [--node-args "FLAGS"] [--heap-snapshots DIR]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { startHaproxy } from '../test/helpers/haproxy.js';
 import { freePort, tempDir } from '../test/helpers/ports.js';
-import { runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
+import { deployedNodeArgs, runCli, startCliDaemon, type CliDaemon, type LogEntry } from '../test/helpers/cli.js';
 import { sendSocketCommand } from '../src/apply/haproxy-socket.js';
 import { parseServersState } from '../src/apply/runtime-commands.js';
 import { servicesArg, servicesSetup } from './lib/services-config.js';
+import { atMost, formatGoalTable, goalsJson, type GoalRow } from './lib/goals.js';
+import { bareNodeRssMb, heapSnapshotArgs, takeHeapSnapshot, watcherMemory, type MemoryFigures } from './lib/watcher-memory.js';
 
 const args = process.argv.slice(2);
 const i = args.indexOf('--burst');
@@ -32,11 +42,13 @@ const SERVICES = servicesArg(args);
 const b = args.indexOf('--baseline-max-runtime-ops');
 const BASELINE_MAX_OPS = b >= 0 ? Number(args[b + 1]) : 200;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) / 1024;
-}
+const nodeArgsAt = args.indexOf('--node-args');
+const NODE_ARGS = nodeArgsAt >= 0 ? (args[nodeArgsAt + 1] ?? '').split(/\s+/).filter(Boolean) : deployedNodeArgs();
+const h = args.indexOf('--heap-snapshots');
+const SNAPSHOTS = h >= 0 ? args[h + 1] : undefined;
+const IDLE_MS = 5000;
+/** The goals this bench's figures are held to. */
+const GOAL = { lastPutToLiveMs: 1000, applies: 2, idleRssMb: 60, holdingRssMb: 120, holdingAt: 10_000 };
 
 const ipFor = (n: number): string => `127.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;
 
@@ -70,7 +82,9 @@ async function main(): Promise<void> {
   const etcd = await startEtcd();
   const client = etcd.client();
   const dir = await tempDir('galera-haproxy-scale-');
-  const results: Record<string, number | string> = { burst: BURST, services: SERVICES };
+  const results: Record<string, number | string> = { burst: BURST, services: SERVICES, nodeArgs: NODE_ARGS.join(' ') };
+  const memory: Record<'idle' | 'live' | 'settled', MemoryFigures | null> = { idle: null, live: null, settled: null };
+  let bareRssMb = 0;
   let watcher = null as CliDaemon | null;
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -103,13 +117,21 @@ async function main(): Promise<void> {
       await untilCount(statsSocket, 3);
     };
     /** A watcher takes the burst; its figures go under `key` (the first phase keeps the bare names). */
-    const watcherPhase = async (extra: readonly string[], key: (name: string) => string): Promise<void> => {
-      watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT, ...extra]);
+    /** `measured`: the phase whose memory is reported (the baseline's would be the same process's). */
+    const watcherPhase = async (extra: readonly string[], key: (name: string) => string, measured: boolean): Promise<void> => {
+      watcher = startCliDaemon(
+        ['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT, ...extra],
+        { nodeArgs: [...NODE_ARGS, ...(measured && SNAPSHOTS !== undefined ? heapSnapshotArgs(SNAPSHOTS) : [])] },
+      );
       const w = watcher;
       stops.push(() => w.stop());
       await w.waitForLog((e) => e.msg === 'watching etcd');
-      await sleep(5000);
-      results[key('idleRssMb')] = Number(rssMb(w.child.pid!).toFixed(1));
+      await sleep(IDLE_MS);
+      if (measured) {
+        memory.idle = await watcherMemory(w);
+        bareRssMb = await bareNodeRssMb(NODE_ARGS, IDLE_MS);
+        if (SNAPSHOTS !== undefined) await takeHeapSnapshot(w, SNAPSHOTS, 'idle');
+      }
 
       const before = applies(w);
       const { firstAt, lastAt } = await writeBurst(client, BURST, 0);
@@ -132,12 +154,17 @@ async function main(): Promise<void> {
         .filter((e) => typeof e.decision === 'string')
         .map((e) => String(e.decision))
         .join('; ');
-      results[key('holdingRssMb')] = Number(rssMb(w.child.pid!).toFixed(1));
+      if (measured) {
+        memory.live = await watcherMemory(w);
+        await sleep(10_000);
+        memory.settled = await watcherMemory(w);
+        if (SNAPSHOTS !== undefined) await takeHeapSnapshot(w, SNAPSHOTS, 'holding');
+      }
       await w.stop();
     };
-    await watcherPhase([], (name) => name);
+    await watcherPhase([], (name) => name, true);
     await backToSeeds();
-    await watcherPhase(['--max-runtime-ops', String(BASELINE_MAX_OPS)], (name) => `baseline${name[0]!.toUpperCase()}${name.slice(1)}`);
+    await watcherPhase(['--max-runtime-ops', String(BASELINE_MAX_OPS)], (name) => `baseline${name[0]!.toUpperCase()}${name.slice(1)}`, false);
 
     // Baseline: the same burst applied by a single batch pass (back to the 3 seeds first).
     await backToSeeds();
@@ -159,9 +186,9 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(`services configured: ${SERVICES}${SERVICES === 2 ? ' (Galera, and a web tier of 2 servers)' : ''}`);
+  console.log(`watcher's Node settings: ${NODE_ARGS.length === 0 ? 'none' : NODE_ARGS.join(' ')}`);
   console.log('| measure | value |');
   console.log('|---|---|');
-  console.log(`| watcher RSS, idle on 3 nodes | ${results.idleRssMb} MB |`);
   console.log(`| burst of ${BURST} puts: etcd write time | ${results.writeMs} ms |`);
   console.log(`| first put → all ${BURST} live in HAProxy | ${results.firstPutToLiveMs} ms |`);
   console.log(`| last put → all live | ${results.lastPutToLiveMs} ms |`);
@@ -169,9 +196,43 @@ async function main(): Promise<void> {
   console.log(`| runtime/reload decisions | ${results.decisions} |`);
   console.log(`| baseline \`--max-runtime-ops ${BASELINE_MAX_OPS}\`: last put → all live | ${results.baselineLastPutToLiveMs} ms |`);
   console.log(`| baseline \`--max-runtime-ops ${BASELINE_MAX_OPS}\`: applies | ${results.baselineApplies} (${results.baselinePasses}) |`);
-  console.log(`| watcher RSS holding ${BURST + 3} nodes | ${results.holdingRssMb} MB |`);
   console.log(`| baseline: the same burst by one \`once\` pass (process start → live) | ${results.batchOnceMs} ms |`);
-  console.log(JSON.stringify({ bench: 'scale', ...results }));
+  console.log('');
+  console.log('| watcher memory (MB) | RSS | JS heap used | JS heap reserved | outside the heap (external) |');
+  console.log('|---|---|---|---|---|');
+  const memoryRow = (label: string, m: MemoryFigures | null): string => (m === null ? `| ${label} | — | — | — | — |` : `| ${label} | ${m.rssMb} | ${m.heapUsedMb} | ${m.heapTotalMb} | ${m.externalMb} |`);
+  console.log(memoryRow('idle on 3 nodes', memory.idle));
+  console.log(memoryRow(`holding ${BURST + 3} nodes, when the burst is live`, memory.live));
+  console.log(memoryRow(`holding ${BURST + 3} nodes, 10 s later`, memory.settled));
+  console.log(`| baseline: bare Node, same settings, idle | ${bareRssMb} | | | |`);
+  console.log('');
+  const full = BURST >= GOAL.holdingAt;
+  const atFull = (value: number | undefined, limit: number): boolean | null => (full ? atMost(value ?? null, limit) : null);
+  const below = `--burst ${BURST} < ${GOAL.holdingAt}`;
+  const holdingRow = (when: string, m: MemoryFigures | null): GoalRow => ({
+    measure: `watcher RSS holding ${BURST + 3} nodes, ${when}`,
+    value: `${m?.rssMb ?? '—'} MB`,
+    baseline: `bare Node ${bareRssMb} MB`,
+    goal: `≤ ${GOAL.holdingRssMb} MB at ${GOAL.holdingAt.toLocaleString('en')}`,
+    met: atFull(m?.rssMb, GOAL.holdingRssMb),
+    note: below,
+  });
+  const goals: GoalRow[] = [
+    {
+      measure: 'burst: last put → all live',
+      value: `${results.lastPutToLiveMs} ms`,
+      baseline: `one \`once\` pass ${results.batchLastPutToLiveMs} ms`,
+      goal: `≤ ${GOAL.lastPutToLiveMs} ms`,
+      met: atFull(Number(results.lastPutToLiveMs), GOAL.lastPutToLiveMs),
+      note: below,
+    },
+    { measure: 'burst: applies', value: String(results.applies), baseline: 'one `once` pass: 1', goal: `≤ ${GOAL.applies}`, met: atMost(Number(results.applies), GOAL.applies) },
+    { measure: 'watcher RSS idle on 3 nodes', value: `${memory.idle?.rssMb ?? '—'} MB`, baseline: `bare Node ${bareRssMb} MB`, goal: `≤ ${GOAL.idleRssMb} MB`, met: atMost(memory.idle?.rssMb ?? null, GOAL.idleRssMb) },
+    holdingRow('when the burst is live', memory.live),
+    holdingRow('10 s later', memory.settled),
+  ];
+  console.log(formatGoalTable('goal', goals));
+  console.log(JSON.stringify({ bench: 'scale', ...results, memory, bareNodeRssMb: bareRssMb, goals: goalsJson(goals) }));
 }
 
 main().then(

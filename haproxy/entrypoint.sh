@@ -57,7 +57,9 @@ fi
 
 haproxy -W -S "$MASTER_SOCKET",mode,600 -f "$CONFIG" -p /run/haproxy/haproxy.pid &
 haproxy_pid=$!
-galera-haproxy watch --config "$CONFIG" --master-socket "$MASTER_SOCKET" "$@" &
+# V8 setting for a long-running sidecar (README "Memory"): 1 MB young-generation semi-spaces instead of
+# 16 MB, about 12 MB less RSS idle. NODE_OPTIONS given to the container replaces it.
+NODE_OPTIONS=${NODE_OPTIONS---max-semi-space-size=1} galera-haproxy watch --config "$CONFIG" --master-socket "$MASTER_SOCKET" "$@" &
 watch_pid=$!
 
 stop() {

@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The first line is the daemon's V8 setting (README "Memory"): young-generation semi-spaces of 1 MB
+// instead of 16 MB, about 12 MB less RSS idle and 25 MB less after a burst, at no measured latency cost.
+// haproxy/entrypoint.sh and haproxy/galera-haproxy.service give the standalone binary the same through
+// NODE_OPTIONS (Node 20's single executable has no execArgv of its own); a unit test keeps them equal.
 import type { CliIO } from './io.js';
 
 // Node.js opens its inspector on 127.0.0.1:9229 when it receives SIGUSR1 and no listener exists: a

@@ -18,9 +18,9 @@ function parseFlags(command: CommandName, argv: string[]): Record<string, unknow
 }
 
 describe('flags made from the option table', () => {
-  it('each command has exactly the table\'s options for it', () => {
+  it('each command has exactly the table\'s options for it', async () => {
     const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, stopSignal: new Promise<string>(() => undefined), onSignal: () => undefined };
-    const program = buildProgram(io);
+    const program = await buildProgram(io);
     for (const command of ['render', 'once', 'watch'] as const) {
       const sub = program.commands.find((c) => c.name() === command);
       const longs = (sub?.options ?? []).map((o) => o.long?.replace(/^--(no-)?/, '')).filter((l) => l !== 'help');

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -7,6 +7,19 @@ export const CLI_PATH = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'ma
 
 function requireBuild(): void {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first (bash .ci/setup does)`);
+}
+
+/**
+ * The Node settings the `galera-haproxy` bin starts with: the words after `node` on its first line
+ * (`#!/usr/bin/env -S node --max-semi-space-size=…`). Tests and benches run the CLI as `node <script>`,
+ * which skips that line, so they pass the same settings themselves.
+ */
+export function deployedNodeArgs(): string[] {
+  requireBuild();
+  const shebang = readFileSync(CLI_PATH, 'utf8').split('\n', 1)[0] ?? '';
+  const words = shebang.replace(/^#!/, '').trim().split(/\s+/);
+  const node = words.findIndex((word) => word === 'node' || word.endsWith('/node'));
+  return node < 0 ? [] : words.slice(node + 1);
 }
 
 export interface CliResult {
@@ -19,7 +32,7 @@ export interface CliResult {
 export function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<CliResult> {
   requireBuild();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    const child = spawn(process.execPath, [...deployedNodeArgs(), CLI_PATH, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: options.env ?? process.env,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
@@ -57,9 +70,13 @@ export interface CliDaemon {
   output(): string;
 }
 
-export function startCliDaemon(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): CliDaemon {
+/**
+ * `nodeArgs` go to node before the script (V8 settings, `--heapsnapshot-signal`); by default the bin's
+ * own ({@link deployedNodeArgs}), so tests and benches run the daemon as it is deployed.
+ */
+export function startCliDaemon(args: string[], options: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {}): CliDaemon {
   requireBuild();
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? deployedNodeArgs()), CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   const logs: LogEntry[] = [];
   const raw: string[] = [];
   const waiters: { pred: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }[] = [];

@@ -33,6 +33,10 @@ async function expectSignalsHandled(daemon: CliDaemon, status: (line: LogEntry) 
   daemon.child.kill('SIGUSR2');
   const line = await daemon.waitForLog((e) => daemon.logs.indexOf(e) >= seen && e.msg === 'status' && e.signal === 'SIGUSR2', 5_000);
   expect(line.pid).toBe(daemon.child.pid);
+  // The memory figures a sidecar's RSS is followed by: the heap in use is part of the RSS.
+  expect(line.heapUsedBytes).toBeGreaterThan(1_000_000);
+  expect(line.heapUsedBytes).toBeLessThan(Number(line.rssBytes));
+  expect(line.externalBytes).toBeGreaterThan(0);
   status(line);
 
   seen = daemon.logs.length;
