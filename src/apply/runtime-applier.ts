@@ -6,7 +6,7 @@ import { planChanges } from '../plan/plan-changes.js';
 import { decideApply, type ApplyPolicy } from '../plan/apply-policy.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
-import { forcedOutOfRotation } from '../plan/admin-state.js';
+import { AdminState, forcedOutOfRotation } from '../plan/admin-state.js';
 import { createCommandReloader } from './command-reloader.js';
 import { Drainer } from './drainer.js';
 import { sendSocketCommand } from './haproxy-socket.js';
@@ -119,6 +119,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     if (hasCheck(opts)) list.push(commands.enableHealth(server));
     list.push(commands.enableServer(server));
     if (earn) list.push(commands.setHealth(server, 'down'), commands.setWeight(server));
+    // A node that registers already draining (or is re-created while draining) never takes a new client.
+    if (server.draining === true) list.push(commands.setState(server, 'drain'));
     return list;
   };
 
@@ -168,6 +170,16 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         await delWhenFree(op.server);
         // A healthy node changing role keeps serving; anything else earns its traffic again.
         await runCommands(send, addCommands(parsed, defaults, wasUp));
+        return;
+      }
+      case 'set-state': {
+        if (op.state === 'drain') {
+          // `state drain` leaves a forced maintenance set by hand; `ready` first clears it, in the same request.
+          const maint = ((runtime.get(key)?.adminState ?? 0) & AdminState.FMAINT) !== 0;
+          await runCommands(send, [...(maint ? [commands.setState(op.server, 'ready')] : []), commands.setState(op.server, 'drain')]);
+          return;
+        }
+        await runCommands(send, [commands.setState(op.server, 'ready')]);
         return;
       }
       case 'repair':
@@ -236,7 +248,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       if (pid !== null && (pidBefore === null || pid !== pidBefore)) {
         try {
           const plan = planChanges({ previousConfig: config, nextConfig: config, runtime: await readRuntime() });
-          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair');
+          // Admin states come from the state file, or the next pass and the drift repair: not a reason to wait.
+          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair' && op.op !== 'set-state');
           if (missing.length === 0) return;
           last = missing.map((op) => `${op.op} ${keyOf(op.server)}`).join(', ');
         } catch (err) {

@@ -7,6 +7,8 @@ import { createPlanCommand } from './plan-command.js';
 import { createWatchCommand } from './watch-command.js';
 import { createRegisterCommand } from './register-command.js';
 import { createClustercheckCommand } from './clustercheck-command.js';
+import { createDrainCommand } from './drain-command.js';
+import { createStatusCommand } from './status-command.js';
 import { CommandFailed } from './command-failed.js';
 import { USAGE_EXAMPLES } from './pipeline-flags.js';
 
@@ -28,6 +30,9 @@ export function buildProgram(io: CliIO): Command {
     createWatchCommand(io),
     createRegisterCommand(io),
     createClustercheckCommand(io),
+    createStatusCommand(io),
+    createDrainCommand(io, true),
+    createDrainCommand(io, false),
   ]) {
     program.addCommand(sub.exitOverride().configureOutput({ writeOut: (s: string) => io.stdout.write(s), writeErr: (s: string) => io.stderr.write(s) }));
   }

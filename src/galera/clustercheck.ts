@@ -59,6 +59,7 @@ function respond(req: IncomingMessage, res: ServerResponse, result: CachedVerdic
         healthy: verdict.healthy,
         state: verdict.state,
         wsrep_local_state: verdict.wsrepLocalState,
+        wsrep_local_recv_queue: verdict.recvQueue ?? null,
         reason: verdict.reason,
         checked_at: new Date(result.checkedAt).toISOString(),
       })}\n`

@@ -17,7 +17,7 @@ export interface StatusReader {
 }
 
 const STATUS_SQL =
-  "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state', 'wsrep_ready')";
+  "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state', 'wsrep_ready', 'wsrep_local_recv_queue')";
 const VARIABLES_SQL =
   "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'wsrep_reject_queries')";
 
@@ -32,7 +32,7 @@ function toMap(rows: RowDataPacket[]): Map<string, string> {
 }
 
 /**
- * Reads the four values the health decision needs over one pooled connection. Every read is bounded
+ * Reads the values the health decision needs over one pooled connection. Every read is bounded
  * by `timeoutMs` end to end (connect, both queries): a hung mysqld must turn into a 503, not a hung
  * check that HAProxy times out on its own schedule.
  */
@@ -60,12 +60,14 @@ export function createMysqlStatusReader(target: MysqlTarget, timeoutMs: number):
       const s = toMap(status);
       const v = toMap(variables);
       const localState = s.get('wsrep_local_state');
+      const recvQueue = Number(s.get('wsrep_local_recv_queue') ?? '');
       const result: NodeStatus = {
         reachable: true,
         wsrepLocalState: localState === undefined || localState === '' ? null : Number(localState),
         wsrepReady: s.get('wsrep_ready') ?? null,
         readOnly: v.get('read_only') ?? null,
         wsrepRejectQueries: v.get('wsrep_reject_queries') ?? null,
+        ...(s.has('wsrep_local_recv_queue') && Number.isSafeInteger(recvQueue) ? { wsrepLocalRecvQueue: recvQueue } : {}),
       };
       healthy = true;
       return result;

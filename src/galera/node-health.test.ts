@@ -15,6 +15,12 @@ describe('decideNodeHealth', () => {
   it('passes a Synced, ready, writable node', () => {
     const verdict = decideNodeHealth(synced(), strict);
     expect(verdict).toMatchObject({ healthy: true, state: 'Synced', wsrepLocalState: 4 });
+    expect(verdict.recvQueue).toBeUndefined();
+  });
+
+  it('passes wsrep_local_recv_queue through for status, whatever the verdict', () => {
+    expect(decideNodeHealth(synced({ wsrepLocalRecvQueue: 12 }), strict).recvQueue).toBe(12);
+    expect(decideNodeHealth(synced({ wsrepLocalState: 2, wsrepLocalRecvQueue: 3 }), strict)).toMatchObject({ healthy: false, recvQueue: 3 });
   });
 
   it.each([

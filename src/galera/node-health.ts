@@ -20,6 +20,8 @@ export type NodeStatus =
       readonly wsrepReady: string | null;
       readonly readOnly: string | null;
       readonly wsrepRejectQueries: string | null;
+      /** Write sets waiting to be applied: a node falling behind (`status` shows it), not a health rule. */
+      readonly wsrepLocalRecvQueue?: number;
     };
 
 export interface HealthPolicy {
@@ -38,6 +40,8 @@ export interface HealthVerdict {
   readonly wsrepLocalState: number | null;
   /** One line for operators and for the JSON body. */
   readonly reason: string;
+  /** `wsrep_local_recv_queue`, when mysqld reported it. */
+  readonly recvQueue?: number;
 }
 
 export function stateName(state: number | null): NodeStateName {
@@ -67,6 +71,7 @@ export function decideNodeHealth(status: NodeStatus, policy: HealthPolicy): Heal
     state,
     wsrepLocalState: status.wsrepLocalState,
     reason,
+    ...(status.wsrepLocalRecvQueue === undefined ? {} : { recvQueue: status.wsrepLocalRecvQueue }),
   });
   if (status.wsrepLocalState === null) return verdict(false, 'wsrep_local_state is not reported: not a Galera node');
   const donorAllowed = status.wsrepLocalState === WsrepState.donorDesynced && policy.availableWhenDonor;
