@@ -32,6 +32,7 @@ let configPath: string;
 let templatePath: string;
 let bundled: string;
 let listenPort: number;
+let statusUrl: string;
 let etcdFlags: string[];
 
 const node = (i: number): FakeGaleraNode => nodes[i] ?? (() => { throw new Error(`no node ${i}`); })();
@@ -107,7 +108,9 @@ beforeAll(async () => {
   expect(first.code, first.stderr).toBe(0);
   await writeFile(configPath, first.stdout);
   haproxy = await startHaproxy({ configPath, dir: dir.path });
-  watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '60s', '--repair-interval', '0', '--log-level', 'debug']);
+  const statusPort = await freePort();
+  statusUrl = `http://127.0.0.1:${statusPort}/status`;
+  watcher = startCliDaemon(['watch', ...common, '--status-listen', `127.0.0.1:${statusPort}`, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--drain-timeout', '60s', '--repair-interval', '0', '--log-level', 'debug']);
   await watcher.waitForLog((e) => e.msg === 'watching etcd');
   await waitFor('every server UP', async () => (await runtimeServers(statsSocket, 'galera')).filter((s) => s.operState === 2).length === 3, 20_000);
 });
@@ -190,6 +193,10 @@ describe('drain and undrain by hand', () => {
     expect(mark?.value.toString()).toBe('true');
     expect(String(mark?.lease)).toBe(String(lease));
     await waitFor('db2 in DRAIN', () => drained('db2'), 3_000, 20);
+    const watcherStatus = (await (await fetch(statusUrl)).json()) as { services: { draining?: string[] }[] };
+    expect(watcherStatus.services[0]?.draining).toEqual(['db2']);
+    const metrics = await (await fetch(statusUrl.replace('/status', '/metrics'))).text();
+    expect(metrics).toMatch(/^galera_haproxy_nodes\{(?=[^}]*state="draining")(?=[^}]*service="galera")[^}]*\} 1$/m);
     const during = await spread(8);
     expect(during.get(node(1).greeting)).toBeUndefined();
 
