@@ -16,7 +16,10 @@
  * watch delivery (put sent → the event at a plain etcd3 watcher in this process, on its own connection
  * as the daemon has), and one Runtime API request (a `show servers state` round trip once the change is
  * live). put→live itself starts when the put is acknowledged.
- * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2]
+ * `--gap MS` (default 0) waits that long between one change being live and the next put. With 0 every put
+ * lands within the daemon's `--wait` MIN after its previous pass and is coalesced (waits MIN); a gap longer
+ * than MIN measures a daemon that is idle when the change comes, as it is between real membership changes.
+ * Usage: npx tsx bench/hitless.ts [--changes 1000] [--modes a,b,c] [--services 1|2] [--gap 0]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +48,7 @@ const arg = (name: string, fallback: string): string => {
 const CHANGES = Number(arg('changes', '1000'));
 const MODES = arg('modes', 'a,b,c').split(',');
 const SERVICES = servicesArg(args);
+const GAP_MS = Number(arg('gap', '0'));
 const RATE = 250;
 const STEADY = ['127.0.0.21', '127.0.0.22'];
 const DONOR = '127.0.0.23';
@@ -175,6 +179,7 @@ async function churn(name: string, client: Etcd3, watchClient: Etcd3, prefix: st
   try {
     for (let i = 0; i < CHANGES; i++) {
       if (i % 50 === 0) openLongSession(target.listenPort, sessions);
+      if (GAP_MS > 0) await sleep(GAP_MS);
       const ip = CHURN[Math.floor(Math.random() * CHURN.length)]!;
       const key = `${prefix}/${ip.replaceAll('.', '-')}`;
       const delivered = arrivals.next(key);
@@ -380,6 +385,7 @@ async function main(): Promise<void> {
   const f = (n: number): string => n.toFixed(1);
   console.log('');
   console.log(`services configured in (a) and (b): ${SERVICES}${SERVICES === 2 ? ' (Galera, and a web tier over the steady nodes)' : ''}`);
+  if (GAP_MS > 0) console.log(`gap between a change being live and the next put: ${GAP_MS} ms (the daemon is idle when each change comes)`);
   console.log('| mode | changes | new conns | failed | reloads | put→live p50 / p99 / max (ms) | conns to a 503 node | haproxy procs at end | their RSS (MB) | seconds |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
@@ -396,7 +402,7 @@ async function main(): Promise<void> {
   const c = results.find((r) => r.mode.startsWith('(c)'));
   if (a && c && a.latencyMs.p99 > 0) console.log(`\np99 put→live: runtime path is ${(c.latencyMs.p99 / a.latencyMs.p99).toFixed(1)}× faster than the confd way`);
   for (const r of results) if (r.failures.length > 0) console.log(`${r.mode} first failures: ${r.failures.join(' | ')}`);
-  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, services: SERVICES, results }));
+  console.log(JSON.stringify({ bench: 'hitless', rate: RATE, services: SERVICES, gapMs: GAP_MS, results }));
 }
 
 main().then(

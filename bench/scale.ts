@@ -5,10 +5,11 @@
  *      takes them (transactions of 128 puts). Measured: time from the first put, and from the last put,
  *      until HAProxy's runtime lists every server; how many applies (sync passes that changed HAProxy)
  *      it took; the watcher's RSS holding them.
- * Baseline in the same run: the same burst applied by one `galera-haproxy once` (a single read, render,
- * check and reload), i.e. the best a batch tool could do.
+ * Baselines in the same run: the same burst by a watcher started with `--max-runtime-ops 200` (any
+ * change past 200 servers by a reload, as before the choice by estimated cost; `--baseline-max-runtime-ops`),
+ * and by one `galera-haproxy once` (a single read, render, check and reload), i.e. the best a batch tool could do.
  * With `--services 2` (the default) a second service, a web tier of 2 servers, is configured alongside.
- * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2]
+ * Usage: npx tsx bench/scale.ts [--burst 10000] [--wait MIN:MAX] [--services 1|2] [--baseline-max-runtime-ops 200]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ const w = args.indexOf('--wait');
 const WAIT = w >= 0 && args[w + 1] !== undefined ? ['--wait', args[w + 1]!] : [];
 const PREFIX = '/bench/scale';
 const SERVICES = servicesArg(args);
+const b = args.indexOf('--baseline-max-runtime-ops');
+const BASELINE_MAX_OPS = b >= 0 ? Number(args[b + 1]) : 200;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function rssMb(pid: number): number {
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   const client = etcd.client();
   const dir = await tempDir('galera-haproxy-scale-');
   const results: Record<string, number | string> = { burst: BURST, services: SERVICES };
-  let watcher: CliDaemon | null = null;
+  let watcher = null as CliDaemon | null;
   const stops: (() => Promise<unknown>)[] = [];
   try {
     for (let n = 0; n < 3; n++) await client.put(`${PREFIX}/seed${n}`).value(`127.0.1.${n + 1}`);
@@ -92,38 +95,52 @@ async function main(): Promise<void> {
     writeFileSync(configPath, first.stdout);
     const haproxy = await startHaproxy({ configPath, dir: dir.path });
     stops.push(() => haproxy.stop());
-    watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT]);
-    const w = watcher;
-    stops.push(() => w.stop());
-    await w.waitForLog((e) => e.msg === 'watching etcd');
-    await sleep(5000);
-    results.idleRssMb = Number(rssMb(w.child.pid!).toFixed(1));
+    const onceArgs = ['once', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket];
+    const backToSeeds = async (): Promise<void> => {
+      await client.delete().prefix(`${PREFIX}/n`);
+      const reset = await runCli(onceArgs, { timeoutMs: 120_000 });
+      if (reset.code !== 0) throw new Error(`once failed: ${reset.stderr}`);
+      await untilCount(statsSocket, 3);
+    };
+    /** A watcher takes the burst; its figures go under `key` (the first phase keeps the bare names). */
+    const watcherPhase = async (extra: readonly string[], key: (name: string) => string): Promise<void> => {
+      watcher = startCliDaemon(['watch', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--min-reload-interval', '0', ...WAIT, ...extra]);
+      const w = watcher;
+      stops.push(() => w.stop());
+      await w.waitForLog((e) => e.msg === 'watching etcd');
+      await sleep(5000);
+      results[key('idleRssMb')] = Number(rssMb(w.child.pid!).toFixed(1));
 
-    const before = applies(w);
-    const { firstAt, lastAt } = await writeBurst(client, BURST, 0);
-    const doneAt = await untilCount(statsSocket, BURST + 3);
-    results.writeMs = Math.round(lastAt - firstAt);
-    results.firstPutToLiveMs = Math.round(doneAt - firstAt);
-    results.lastPutToLiveMs = Math.round(doneAt - lastAt);
-    // HAProxy lists the servers before the daemon logs the pass (it logs after the reload is confirmed):
-    // count applies once that pass's line is in, or a busy machine makes the last apply go uncounted.
-    // `servers` counts every service's servers (the web tier's too with --services 2).
-    await w.waitForLog((e) => isApply(e) && typeof e.servers === 'number' && e.servers >= BURST + 3, 120_000);
-    results.applies = applies(w) - before;
-    results.passes = w.logs
-      .filter((e) => typeof e.outcome === 'string' && e.outcome !== 'noop')
-      .slice(-Number(results.applies))
-      .map((e) => `${String(e.outcome)} ${String(e.servers)} servers ${String(e.durationMs)} ms`)
-      .join('; ');
-    results.holdingRssMb = Number(rssMb(w.child.pid!).toFixed(1));
-    await w.stop();
+      const before = applies(w);
+      const { firstAt, lastAt } = await writeBurst(client, BURST, 0);
+      const doneAt = await untilCount(statsSocket, BURST + 3);
+      results[key('writeMs')] = Math.round(lastAt - firstAt);
+      results[key('firstPutToLiveMs')] = Math.round(doneAt - firstAt);
+      results[key('lastPutToLiveMs')] = Math.round(doneAt - lastAt);
+      // HAProxy lists the servers before the daemon logs the pass (it logs after the reload is confirmed):
+      // count applies once that pass's line is in, or a busy machine makes the last apply go uncounted.
+      // `servers` counts every service's servers (the web tier's too with --services 2).
+      await w.waitForLog((e) => isApply(e) && typeof e.servers === 'number' && e.servers >= BURST + 3, 120_000);
+      const count = applies(w) - before;
+      results[key('applies')] = count;
+      results[key('passes')] = w.logs
+        .filter((e) => typeof e.outcome === 'string' && e.outcome !== 'noop')
+        .slice(-count)
+        .map((e) => `${String(e.outcome)} ${String(e.servers)} servers ${String(e.durationMs)} ms`)
+        .join('; ');
+      results[key('decisions')] = w.logs
+        .filter((e) => typeof e.decision === 'string')
+        .map((e) => String(e.decision))
+        .join('; ');
+      results[key('holdingRssMb')] = Number(rssMb(w.child.pid!).toFixed(1));
+      await w.stop();
+    };
+    await watcherPhase([], (name) => name);
+    await backToSeeds();
+    await watcherPhase(['--max-runtime-ops', String(BASELINE_MAX_OPS)], (name) => `baseline${name[0]!.toUpperCase()}${name.slice(1)}`);
 
     // Baseline: the same burst applied by a single batch pass (back to the 3 seeds first).
-    const onceArgs = ['once', ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket];
-    await client.delete().prefix(`${PREFIX}/n`);
-    const reset = await runCli(onceArgs, { timeoutMs: 120_000 });
-    if (reset.code !== 0) throw new Error(`once failed: ${reset.stderr}`);
-    await untilCount(statsSocket, 3);
+    await backToSeeds();
     const { lastAt: lastBatch } = await writeBurst(client, BURST, 0);
     const t0 = performance.now();
     const once = await runCli(onceArgs, { timeoutMs: 120_000 });
@@ -149,6 +166,9 @@ async function main(): Promise<void> {
   console.log(`| first put → all ${BURST} live in HAProxy | ${results.firstPutToLiveMs} ms |`);
   console.log(`| last put → all live | ${results.lastPutToLiveMs} ms |`);
   console.log(`| applies for the burst | ${results.applies} (${results.passes}) |`);
+  console.log(`| runtime/reload decisions | ${results.decisions} |`);
+  console.log(`| baseline \`--max-runtime-ops ${BASELINE_MAX_OPS}\`: last put → all live | ${results.baselineLastPutToLiveMs} ms |`);
+  console.log(`| baseline \`--max-runtime-ops ${BASELINE_MAX_OPS}\`: applies | ${results.baselineApplies} (${results.baselinePasses}) |`);
   console.log(`| watcher RSS holding ${BURST + 3} nodes | ${results.holdingRssMb} MB |`);
   console.log(`| baseline: the same burst by one \`once\` pass (process start → live) | ${results.batchOnceMs} ms |`);
   console.log(JSON.stringify({ bench: 'scale', ...results }));

@@ -57,9 +57,15 @@ export class Drainer {
 
   /** Puts the server in drain (awaited: an error here falls back to a reload) and finishes in the background. */
   async start(server: ServerSpec, revision: string): Promise<void> {
+    if (this.drains.has(keyOf(server))) return;
+    await runCommands(this.options.send, [commands.setState(server, 'drain')]);
+    this.track(server, revision);
+  }
+
+  /** Follows a server already put in drain (`state drain` sent in a batch) until it can be deleted. */
+  track(server: ServerSpec, revision: string): void {
     const key = keyOf(server);
     if (this.drains.has(key)) return;
-    await runCommands(this.options.send, [commands.setState(server, 'drain')]);
     let resolve = (): void => undefined;
     const done = new Promise<void>((r) => (resolve = r));
     const startedAt = this.now();

@@ -14,8 +14,11 @@ interface FakeServer {
   scur: number;
 }
 
-/** A stats socket that answers like haproxy 2.6 and records every request. */
-function fakeSocket(servers: FakeServer[]) {
+/**
+ * A stats socket that answers like haproxy 2.6 and records every request (each line of a batch counts as
+ * one). `refuse` names servers whose `add server` it refuses, as HAProxy does a keyword it cannot take.
+ */
+function fakeSocket(servers: FakeServer[], refuse: readonly string[] = []) {
   const requests: string[] = [];
   let broken = false;
   let failFrom = Infinity;
@@ -32,7 +35,8 @@ function fakeSocket(servers: FakeServer[]) {
       servers.splice(servers.findIndex((s) => s.backend === del[1] && s.name === del[2]), 1);
       return 'Server deleted.';
     }
-    if (command.startsWith('add server')) return 'New server registered.';
+    const add = /^add server (\S+) /.exec(command);
+    if (add) return refuse.includes(add[1] ?? '') ? "'cookie' : unknown keyword." : 'New server registered.';
     if (/^set server \S+ addr /.test(command)) return 'IP changed from x to y';
     const state = /^set server (\S+)\/(\S+) state drain$/.exec(command);
     const target = state ? servers.find((s) => s.backend === state[1] && s.name === state[2]) : undefined;
@@ -45,7 +49,14 @@ function fakeSocket(servers: FakeServer[]) {
     const replies = request.split('; ').map(answer);
     return Promise.resolve(replies.length === 1 ? `${replies[0] ?? ''}\n\n` : replies.map((r) => (r === '' ? '\n' : `${r}\n\n`)).join(''));
   };
-  return { send, requests, break: () => (broken = true), breakAfter: (count: number) => (failFrom = count) };
+  // Interactive mode: `prompt`'s own prompt, then each command's reply followed by one.
+  const sendBatch = (lines: readonly string[]): Promise<string> => {
+    requests.push(...lines);
+    if (broken || requests.length > failFrom) return Promise.reject(new ApplyError('RUNTIME_API', 'no complete reply within 5000 ms', { retryable: true }));
+    const replies = lines.flatMap((line) => line.split('; ').map(answer));
+    return Promise.resolve(`\n> ${replies.map((r) => (r === '' ? '\n> ' : `${r}\n\n> `)).join('')}`);
+  };
+  return { send, sendBatch, requests, break: () => (broken = true), breakAfter: (count: number) => (failFrom = count) };
 }
 
 function countingReloader(): Reloader & { reasons: string[] } {
@@ -83,6 +94,7 @@ function applierOn(socket: ReturnType<typeof fakeSocket>, reloader = countingRel
   return createApplier({
     statsSocket: '/nonexistent.sock',
     send: socket.send,
+    sendBatch: socket.sendBatch,
     reloader,
     minReloadIntervalMs: 0,
     drainTimeoutMs,
@@ -218,5 +230,30 @@ describe('drains', () => {
     await applier.settleDrains();
     expect(socket.requests).toContain('set server galera/b state maint; shutdown sessions server galera/b');
     expect(live.map((s) => s.name)).toEqual(['a']);
+  });
+});
+
+describe('batched runtime ops', () => {
+  it('sends every server change of a plan on one connection, one line per server', async () => {
+    const socket = fakeSocket([server('a', 1)]);
+    const added = Array.from({ length: 30 }, (_, i) => server(`n${i}`, 10 + i));
+    const result = await applierOn(socket).apply({ previous: config([server('a', 1)]), next: config([server('a', 1), ...added]), revision: '6' });
+    expect(result.outcome).toBe('runtime');
+    expect(result.plan.decision).toMatch(/^runtime: 30 ops est\. \d+ ms [<=] reload est\./);
+    expect(socket.requests.filter((r) => r.startsWith('add server'))).toHaveLength(30);
+  });
+
+  it("falls back to a reload naming the refused server and HAProxy's words, the rest of the batch applied", async () => {
+    const live = [server('a', 1)];
+    const socket = fakeSocket(live, ['galera/n1']);
+    const reloader = countingReloader();
+    const added = [server('n0', 10), server('n1', 11), server('n2', 12)];
+    const result = await applierOn(socket, reloader).apply({ previous: config(live), next: config([...live, ...added]), revision: '7' });
+    expect(result.fellBackToReload).toBe(true);
+    expect(reloader.reasons).toHaveLength(1);
+    expect(reloader.reasons[0]).toContain('1 runtime change(s) refused: galera/n1: "add server galera/n1 ');
+    expect(reloader.reasons[0]).toContain("'cookie' : unknown keyword.");
+    // n2, after the refused line, was still sent.
+    expect(socket.requests.some((r) => r.startsWith('add server galera/n2 '))).toBe(true);
   });
 });

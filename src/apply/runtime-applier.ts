@@ -4,14 +4,16 @@ import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
 import { planChanges } from '../plan/plan-changes.js';
 import { decideApply, type ApplyPolicy } from '../plan/apply-policy.js';
+import { backendSizes, createCostRecorder, runtimeWork, type CostRecorder } from '../plan/apply-cost.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
 import { AdminState, forcedOutOfRotation } from '../plan/admin-state.js';
 import { createCommandReloader } from './command-reloader.js';
 import { Drainer } from './drainer.js';
-import { sendSocketCommand } from './haproxy-socket.js';
+import { sendSocketBatch, sendSocketCommand } from './haproxy-socket.js';
+import { DEFAULT_BATCH_LIMITS, describeFailures, runBatches, type BatchLimits, type BatchSend, type CommandGroup } from './runtime-batch.js';
 import { createMasterCliReloader } from './master-cli-reloader.js';
-import { commands, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
+import { commands, formatAddress, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
 import { buildServerState, stateFilePath } from './server-state-file.js';
 import type { Applier, ApplyResult, Reloader } from './types.js';
@@ -38,10 +40,16 @@ export interface ApplierOptions {
    */
   readonly runtimeApi?: boolean;
   /**
-   * A plan with more runtime ops than this is carried by one reload instead: past a few hundred
-   * servers, one reload is quicker than one socket round trip per server. @default 200
+   * Upper bound: a plan with more runtime ops than this is always carried by one reload. Below it, the
+   * runtime or a reload is chosen by estimated cost (see plan/apply-cost.ts). @default DEFAULT_MAX_RUNTIME_OPS
    */
   readonly maxRuntimeOps?: number;
+  /** The timings the choice is made from; the applier records its batches and reloads into it. @default a fresh one */
+  readonly costs?: CostRecorder;
+  /** Injected for tests; interactive-mode exchanges with `statsSocket` otherwise. */
+  readonly sendBatch?: BatchSend;
+  /** @default DEFAULT_BATCH_LIMITS */
+  readonly batchLimits?: BatchLimits;
   /** Per-request socket timeout. @default 5000 */
   readonly socketTimeoutMs?: number;
   /** Injected for tests; requests to `statsSocket` otherwise. */
@@ -49,6 +57,15 @@ export interface ApplierOptions {
   /** How often draining servers are polled for sessions (one `show stat` for all). @default 100 */
   readonly drainPollMs?: number;
 }
+
+/** The default of `--max-runtime-ops`: far past any burst the runtime would lose to a reload. */
+export const DEFAULT_MAX_RUNTIME_OPS = 100_000;
+
+/**
+ * A batch connection's time limit: the socket timeout, plus 5 ms per line for HAProxy to run it (a
+ * batched `add server` group takes well under 1 ms on an idle 2.6 or 3.0).
+ */
+const batchTimeoutMs = (socketTimeoutMs: number, lines: number): number => socketTimeoutMs + 5 * lines;
 
 export interface RuntimeApplier extends Applier {
   settleDrains(): Promise<void>;
@@ -91,8 +108,16 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
   const log = options.logger;
   const socketTimeoutMs = options.socketTimeoutMs ?? 5000;
   const send: SocketSend = options.send ?? ((command) => sendSocketCommand(options.statsSocket, command, { timeoutMs: socketTimeoutMs }));
+  const sendBatch: BatchSend =
+    options.sendBatch ?? ((lines) => sendSocketBatch(options.statsSocket, lines, { timeoutMs: batchTimeoutMs(socketTimeoutMs, lines.length) }));
   const reloader = buildReloader(options);
-  const policy: ApplyPolicy = { runtimeApi: options.runtimeApi !== false, maxRuntimeOps: options.maxRuntimeOps ?? 200 };
+  const costs = options.costs ?? createCostRecorder();
+  const policy = (): ApplyPolicy => ({
+    runtimeApi: options.runtimeApi !== false,
+    maxRuntimeOps: options.maxRuntimeOps ?? DEFAULT_MAX_RUNTIME_OPS,
+    costs: costs.figures(),
+    reloadWaitMs: Math.max(0, lastReloadAt + options.minReloadIntervalMs - Date.now()),
+  });
   let desired = new Set<string>();
   let lastReloadAt = 0;
   let chain: Promise<unknown> = Promise.resolve();
@@ -129,63 +154,106 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
    * a change of naming scheme) is the same machine under a new name: it keeps serving instead of
    * earning its traffic again, or an upgrade that renames every server would leave none UP for rise × inter.
    */
-  const renamedFromUp = (server: ServerSpec, runtime: ReadonlyMap<string, RuntimeServer>): boolean => {
-    for (const [key, live] of runtime) {
-      if (desired.has(key) || live.backend !== server.backend || live.operState !== 2) continue;
-      if (live.address === server.address && live.port === server.port && !forcedOutOfRotation(live)) return true;
-    }
-    return false;
-  };
+  const endpointOf = (s: ServerSpec): string => `${s.backend} ${formatAddress(s.address, s.port)}`;
 
-  const runOp = async (op: RuntimeOp, next: ParsedConfig, runtime: ReadonlyMap<string, RuntimeServer>, revision: string): Promise<void> => {
+  /**
+   * What the ops of one pass look things up in, built once: with 10,000 ops, a scan of every server per
+   * op would cost more than the batches themselves.
+   */
+  interface OpContext {
+    readonly next: ParsedConfig;
+    readonly parsed: ReadonlyMap<string, ParsedServer>;
+    readonly runtime: ReadonlyMap<string, RuntimeServer>;
+    /** `backend address:port` of UP servers that are leaving (see `renamedFromUp`). */
+    readonly upLeaving: ReadonlySet<string>;
+  }
+
+  const opContext = (next: ParsedConfig, runtime: ReadonlyMap<string, RuntimeServer>): OpContext => ({
+    next,
+    parsed: new Map(next.servers.map((s) => [keyOf(s), s])),
+    runtime,
+    upLeaving: new Set([...runtime].filter(([key, live]) => !desired.has(key) && live.operState === 2 && !forcedOutOfRotation(live)).map(([, live]) => endpointOf(live))),
+  });
+
+  const renamedFromUp = (server: ServerSpec, ctx: OpContext): boolean => ctx.upLeaving.has(endpointOf(server));
+
+  /**
+   * The commands of one op, run as one line of a batch; null for an op that cannot be batched
+   * (`set-backup` waits for its sessions to close between `del server` and `add server`).
+   */
+  const opCommands = (op: RuntimeOp, ctx: OpContext): RuntimeCommand[] | null => {
     const key = keyOf(op.server);
-    const parsed = next.servers.find((s) => keyOf(s) === key);
-    const defaults = next.defaultServer.get(op.server.backend) ?? [];
+    const parsed = ctx.parsed.get(key);
+    const defaults = ctx.next.defaultServer.get(op.server.backend) ?? [];
     const checked = parsed !== undefined && hasCheck(mergeServerOptions(defaults, parsed.options));
     switch (op.op) {
       case 'add':
-        if (parsed) await runCommands(send, addCommands(parsed, defaults, renamedFromUp(op.server, runtime)));
-        return;
+        return parsed ? addCommands(parsed, defaults, renamedFromUp(op.server, ctx)) : [];
       case 'remove':
-        await drainer.start(op.server, revision);
-        return;
+        // Tracked by the drainer once the batch says it is in drain.
+        return drainer.has(key) ? [] : [commands.setState(op.server, 'drain')];
       case 'set-addr':
         // A new address is a new machine: it earns its traffic like a new server. As for `add`, weight 0
         // until it is DOWN: another thread could route a connection between `addr` and `health down`.
-        await runCommands(
-          send,
-          checked
-            ? [commands.setWeight({ ...op.server, weight: 0 }), commands.setAddr(op.server), commands.setHealth(op.server, 'down'), commands.setWeight(op.server)]
-            : [commands.setAddr(op.server)],
-        );
-        return;
+        return checked
+          ? [commands.setWeight({ ...op.server, weight: 0 }), commands.setAddr(op.server), commands.setHealth(op.server, 'down'), commands.setWeight(op.server)]
+          : [commands.setAddr(op.server)];
       case 'set-weight':
-        await runCommands(send, [commands.setWeight(op.server)]);
-        return;
-      case 'set-backup': {
-        if (!parsed) return;
-        const wasUp = runtime.get(key)?.operState === 2;
-        drainer.cancel(key);
-        await runCommands(send, [commands.setState(op.server, 'maint'), commands.shutdownSessions(op.server)]);
-        await delWhenFree(op.server);
-        // A healthy node changing role keeps serving; anything else earns its traffic again.
-        await runCommands(send, addCommands(parsed, defaults, wasUp));
-        return;
-      }
+        return [commands.setWeight(op.server)];
+      case 'set-backup':
+        return null;
       case 'set-state': {
-        if (op.state === 'drain') {
-          // `state drain` leaves a forced maintenance set by hand; `ready` first clears it, in the same request.
-          const maint = ((runtime.get(key)?.adminState ?? 0) & AdminState.FMAINT) !== 0;
-          await runCommands(send, [...(maint ? [commands.setState(op.server, 'ready')] : []), commands.setState(op.server, 'drain')]);
-          return;
-        }
-        await runCommands(send, [commands.setState(op.server, 'ready')]);
-        return;
+        if (op.state === 'ready') return [commands.setState(op.server, 'ready')];
+        // `state drain` leaves a forced maintenance set by hand; `ready` first clears it, in the same line.
+        const maint = ((ctx.runtime.get(key)?.adminState ?? 0) & AdminState.FMAINT) !== 0;
+        return [...(maint ? [commands.setState(op.server, 'ready')] : []), commands.setState(op.server, 'drain')];
       }
       case 'repair':
         drainer.cancel(key);
-        await runCommands(send, [commands.setState(op.server, 'ready'), ...(checked ? [commands.enableHealth(op.server)] : [])]);
-        return;
+        return [commands.setState(op.server, 'ready'), ...(checked ? [commands.enableHealth(op.server)] : [])];
+    }
+  };
+
+  const switchBackup = async (server: ServerSpec, ctx: OpContext): Promise<void> => {
+    const key = keyOf(server);
+    const parsed = ctx.parsed.get(key);
+    if (!parsed) return;
+    const wasUp = ctx.runtime.get(key)?.operState === 2;
+    drainer.cancel(key);
+    await runCommands(send, [commands.setState(server, 'maint'), commands.shutdownSessions(server)]);
+    await delWhenFree(server);
+    // A healthy node changing role keeps serving; anything else earns its traffic again.
+    await runCommands(send, addCommands(parsed, ctx.next.defaultServer.get(server.backend) ?? [], wasUp));
+  };
+
+  /**
+   * Every op in pipelined batches (one line per server, many lines per connection), each reply checked
+   * on its own; then the ops that cannot be batched, one by one. A refused command fails the apply with
+   * the servers and HAProxy's words, after the rest of its batch went ahead: the caller puts the runtime
+   * back in step (the checked file and, failing that, a reload), as for any failed runtime op.
+   */
+  const runOps = async (ops: readonly RuntimeOp[], next: ParsedConfig, runtime: ReadonlyMap<string, RuntimeServer>, revision: string): Promise<void> => {
+    const ctx = opContext(next, runtime);
+    const groups: (CommandGroup & { readonly op: RuntimeOp })[] = [];
+    const later: RuntimeOp[] = [];
+    for (const op of ops) {
+      const list = opCommands(op, ctx);
+      if (list === null) later.push(op);
+      else if (list.length > 0) groups.push({ label: keyOf(op.server), commands: list, op });
+    }
+    const started = performance.now();
+    const outcome = await runBatches(sendBatch, groups, options.batchLimits ?? DEFAULT_BATCH_LIMITS);
+    const ms = performance.now() - started;
+    costs.recordRuntime(groups.length, runtimeWork(groups.map(({ op }) => ({ op: op.op, backend: op.server.backend })), backendSizes([...runtime.values()])), ms);
+    log.debug({ revision, ops: groups.length, commands: outcome.commands, batches: outcome.batches, durationMs: Math.round(ms) }, 'runtime batch sent');
+    for (const { op, label } of outcome.applied) {
+      if (op.op === 'remove') drainer.track(op.server, revision);
+      log.debug({ revision, op: op.op, server: label }, 'runtime op applied');
+    }
+    if (outcome.failures.length > 0) throw new ApplyError('RUNTIME_API', describeFailures(outcome.failures), { retryable: false });
+    for (const op of later) {
+      await switchBackup(op.server, ctx);
+      log.debug({ revision, op: op.op, server: keyOf(op.server) }, 'runtime op applied');
     }
   };
 
@@ -234,9 +302,11 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     }
     const pidBefore = await workerPid();
     lastReloadAt = Date.now();
+    const started = performance.now();
     await reloader.reload(reasons.join('; '));
     drainer.cancelAll();
     await confirmRuntime(nextConfig, pidBefore);
+    costs.recordReload(performance.now() - started, next.servers.length);
   };
 
   /** The stats socket answers from a new worker and lists exactly the servers of `config`. */
@@ -284,7 +354,13 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       unreadable = err;
     }
     const planned = planChanges({ previousConfig: previous, nextConfig, runtime });
-    const plan = runtime === null ? planned : decideApply(planned, runtime, policy, reloadReason);
+    const plan = runtime === null ? planned : decideApply(planned, runtime, policy(), reloadReason);
+    if (plan.decision !== undefined) {
+      // One line per decision; a single node joining is not worth an info line, a burst is.
+      const line = { revision, ops: plan.runtimeOps.length, decision: plan.decision };
+      if (plan.runtimeOps.length >= 20 || plan.reloadReasons.length > 0) log.info(line, plan.decision);
+      else log.debug(line, plan.decision);
+    }
     if (runtime === null) {
       // A reload needs the stats socket twice: to dump the states the new worker starts from (without
       // them, a stale state file brings dead or donor nodes up) and to confirm the new worker. So no
@@ -302,10 +378,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     if (reasons.length === 0) {
       const live = new Map(runtime.map((s) => [keyOf(s), s]));
       try {
-        for (const op of plan.runtimeOps) {
-          await runOp(op, next, live, revision);
-          log.debug({ revision, op: op.op, server: keyOf(op.server) }, 'runtime op applied');
-        }
+        await runOps(plan.runtimeOps, next, live, revision);
         return result('runtime', plan, false);
       } catch (err) {
         if (!allowReload) {
@@ -343,7 +416,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       } catch (err) {
         return { plan: planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime: null }), runtimeError: describeError(err) };
       }
-      return { plan: decideApply(planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime }), runtime, policy, input.reloadReason) };
+      return { plan: decideApply(planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime }), runtime, policy(), input.reloadReason) };
     },
     apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true, input.reloadReason)),
     runtime: async () => {

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import { parseDurationIn } from '../config/daemon-options.js';
 import type { MysqlTarget } from '../galera/mysql-status.js';
+import type { HealthPolicy } from '../galera/node-health.js';
 import { resolveMysqlPassword } from '../galera/mysql-password.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
 import type { CliIO } from './io.js';
@@ -18,12 +19,18 @@ interface ClustercheckFlags {
   availableWhenReadonly: boolean;
   queryTimeout: string;
   cacheMs: string;
+  /** false for --no-maintenance-file. */
+  maintenanceFile: string | false;
+  maxRecvQueue?: string;
+  rise: string;
   logLevel: LogLevel;
 }
 
 const DEFAULT_SOCKET = '/run/mysqld/mysqld.sock';
+// Percona's clustercheck reads the same file, so operators' habits and scripts keep working.
+const DEFAULT_MAINTENANCE_FILE = '/var/tmp/clustercheck.disabled';
 
-function parseMs(flag: string, text: string, min: number, max: number): number {
+function parseInteger(flag: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
     throw new ConfigError(`${flag} must be an integer ${String(min)}-${String(max)}, got ${JSON.stringify(text)}`);
   }
@@ -44,6 +51,10 @@ export function createClustercheckCommand(io: CliIO): Command {
     .option('--available-when-readonly', 'answer 200 while read_only=ON', false)
     .option('--query-timeout <duration>', 'bound on one status read, connect included (a plain number is milliseconds)', '1s')
     .option('--cache-ms <duration>', 'reuse a result this long, so a burst of checks costs one query (a plain number is milliseconds; 0 turns it off)', '300ms')
+    .option('--maintenance-file <path>', 'answer 503 (maintenance) while this file exists', DEFAULT_MAINTENANCE_FILE)
+    .option('--no-maintenance-file', 'no maintenance file')
+    .option('--max-recv-queue <n>', 'answer 503 (recv_queue) once wsrep_local_recv_queue is above n, until it stays below n/2 for --rise reads (default: off)')
+    .option('--rise <n>', 'consecutive reads below --max-recv-queue/2 before a lagging node answers 200 again', '3')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -57,12 +68,20 @@ export function createClustercheckCommand(io: CliIO): Command {
       // Loaded here so the other subcommands (the watch daemon above all) never load the MySQL driver.
       const { parseListen, startClustercheck } = await import('../galera/clustercheck.js');
       const listen = parseListen(flags.listen);
+      const policy: HealthPolicy = {
+        availableWhenDonor: flags.availableWhenDonor,
+        availableWhenReadonly: flags.availableWhenReadonly,
+        ...(flags.maxRecvQueue === undefined
+          ? {}
+          : { maxRecvQueue: parseInteger('--max-recv-queue', flags.maxRecvQueue, 1, 1_000_000_000) }),
+        rise: parseInteger('--rise', flags.rise, 1, 1_000),
+      };
       const password = await resolveMysqlPassword(io.env, flags.mysqlPasswordFile);
       const mysqlTarget: MysqlTarget =
         flags.mysqlHost !== undefined
           ? {
               host: flags.mysqlHost,
-              port: parseMs('--mysql-port', flags.mysqlPort, 1, 65_535),
+              port: parseInteger('--mysql-port', flags.mysqlPort, 1, 65_535),
               user: flags.mysqlUser,
               password,
             }
@@ -74,9 +93,10 @@ export function createClustercheckCommand(io: CliIO): Command {
           listenHost: listen.host,
           listenPort: listen.port,
           mysql: mysqlTarget,
-          policy: { availableWhenDonor: flags.availableWhenDonor, availableWhenReadonly: flags.availableWhenReadonly },
+          policy,
           queryTimeoutMs: parseDurationIn(flags.queryTimeout, '--query-timeout', 'ms', { minMs: 50, maxMs: 60_000 }),
           cacheMs: parseDurationIn(flags.cacheMs, '--cache-ms', 'ms', { minMs: 0, maxMs: 10_000 }),
+          ...(flags.maintenanceFile === false ? {} : { maintenanceFile: flags.maintenanceFile }),
         },
         { logger },
       );

@@ -4,6 +4,7 @@ import { defaultVars, parseSetFlags } from '../render/template-vars.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
 import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
+import { createCostRecorder } from '../plan/apply-cost.js';
 import type { ConfigRenderer, SyncDeps } from '../daemon/sync-pass.js';
 import type { MultiPrefixSource } from '../source/multi-prefix-source.js';
 import type { Applier } from '../apply/types.js';
@@ -111,7 +112,10 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
   const template = setUpTemplate(options, settings.services);
   const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<MultiPrefixSource> | null = null;
-  const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs });
+  // The daemon's own timings (checks here, runtime batches and reloads in the applier) choose between
+  // the Runtime API and a reload.
+  const costs = createCostRecorder();
+  const live = createLiveConfig({ path: options.configPath, haproxyBin: options.haproxyBin, checkTimeoutMs: options.checkTimeoutMs, costs });
   const applier = mode.apply
     ? createApplier({
         statsSocket: options.statsSocket ?? template.vars['stats_socket'] ?? defaultVars()['stats_socket'] ?? '/run/haproxy/admin.sock',
@@ -122,6 +126,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
         confirmTimeoutMs: 15_000,
         runtimeApi: options.runtimeApi,
         maxRuntimeOps: options.maxRuntimeOps,
+        costs,
         logger,
         // `plan` reads HAProxy and never changes it: it needs no way to reload.
         ...(mode.planOnly === true ? { reloader: { reload: () => Promise.reject(new Error('plan never reloads')) } } : {}),

@@ -3,7 +3,7 @@ import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, type Docume
 import { z } from 'zod';
 import { describePathError } from '../apply/socket-diagnosis.js';
 import { ConfigError } from '../errors.js';
-import { normalizePrefix, stripTrailingSlashes } from '../model/prefix.js';
+import { normalizePrefix, prefixProblem } from '../model/prefix.js';
 import { BALANCES, type ServiceSpec } from '../model/service.js';
 import { TEMPLATE_VARS } from '../render/template-vars.js';
 import { OPTION_NAMES, optionDef, type OptionName, type OptionValue } from './option-table.js';
@@ -113,9 +113,10 @@ const checkSchema = z
 const serviceSchema = z
   .object({
     name: text.regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]'),
-    prefix: printable
-      .refine((s) => s.startsWith('/'), 'must start with "/"')
-      .refine((s) => stripTrailingSlashes(s) !== '', '"/" would mirror the whole keyspace; name a directory'),
+    prefix: printable.superRefine((s, ctx) => {
+      const problem = prefixProblem(s);
+      if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
     listen: z.union([bind, z.array(bind).min(1, 'must name at least one address')], {
       errorMap: (issue, ctx) => ({ message: ctx.data === undefined ? 'is required' : 'must be an address or a list of addresses' }),
     }),

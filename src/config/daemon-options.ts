@@ -63,7 +63,7 @@ export interface PipelineOptions {
   readonly checkTimeoutMs: number;
   /** Server changes through the Runtime API; off, every change is a reload. @default true */
   readonly runtimeApi: boolean;
-  /** Past this many server changes in one plan, one reload carries them. @default 200 */
+  /** Upper bound: past this many server changes in one plan, one reload carries them; below, the cheaper way by estimate. @default 100000 */
   readonly maxRuntimeOps: number;
   /** hosts(5) file read before the system resolver for node host names. */
   readonly hostsFile: string | undefined;

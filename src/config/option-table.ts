@@ -274,8 +274,8 @@ export const OPTIONS = {
     group: 'apply',
     commands: APPLY,
     value: '<n>',
-    default: '200',
-    doc: 'a change touching more servers than this is one reload instead',
+    default: '100000',
+    doc: 'upper bound: a change touching more servers than this is always one reload; below it, the Runtime API (pipelined batches) or a reload is chosen by estimated cost, from the daemon\'s own recent timings',
     parse: p.integer(0, 1_000_000),
   },
   wait: {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { stripTrailingSlashes } from '../model/prefix.js';
+import { prefixProblem, stripTrailingSlashes } from '../model/prefix.js';
 import { parseDuration, parseWait, type Wait } from '../plan/quiescence.js';
 import { parseEndpoints } from '../source/etcd-options.js';
 import type { LogLevel } from '../observe/logger.js';
@@ -23,10 +23,9 @@ export const printable: ValueParser<string> = (text, label) => {
 /** An etcd prefix without its trailing slash; the root is refused, it would mirror the whole keyspace. */
 export const prefix: ValueParser<string> = (text, label) => {
   printable(text, label);
-  if (!text.startsWith('/')) throw new ConfigError(`${label} must start with "/"`);
-  const trimmed = stripTrailingSlashes(text);
-  if (trimmed === '') throw new ConfigError(`${label} "/" would mirror the whole keyspace; name a directory`);
-  return trimmed;
+  const problem = prefixProblem(text);
+  if (problem !== null) throw new ConfigError(`${label} ${problem}`);
+  return stripTrailingSlashes(text);
 };
 
 export function integer(min: number, max: number): ValueParser<number> {

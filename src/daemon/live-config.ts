@@ -4,6 +4,7 @@ import { checkConfig, commitStaged, describeDiagnostic, summarizeFailure, type C
 import { fsyncDirectory, writeFileAtomic } from '../render/atomic-write.js';
 import type { Diagnostic } from '../check/haproxy-check.js';
 import type { Logger } from '../observe/logger.js';
+import type { CostRecorder } from '../plan/apply-cost.js';
 
 export interface StagedCheck {
   readonly ok: boolean;
@@ -86,7 +87,16 @@ function parseNote(text: string): { running: string | null } {
   }
 }
 
-export function createLiveConfig(options: { path: string; haproxyBin: string; checkTimeoutMs: number }): LiveConfig {
+/** `server` lines of a config: what a check or a start has to set up, for the cost estimates. */
+const countServers = (text: string): number => text.match(/^\s*server\s/gm)?.length ?? 0;
+
+export function createLiveConfig(options: {
+  path: string;
+  haproxyBin: string;
+  checkTimeoutMs: number;
+  /** Each check's duration goes here: it is half of what a reload would cost (see plan/apply-cost.ts). */
+  costs?: Pick<CostRecorder, 'recordCheck'>;
+}): LiveConfig {
   const notePath = unconfirmedPath(options.path);
   // Only this process writes the note: read it from disk once, then follow it in memory.
   let note: { running: string | null } | null | undefined;
@@ -103,6 +113,7 @@ export function createLiveConfig(options: { path: string; haproxyBin: string; ch
         targetPath: options.path,
         timeoutMs: options.checkTimeoutMs,
       });
+      if (result.ok) options.costs?.recordCheck(result.durationMs, countServers(text));
       const summary = result.ok ? '' : summarizeFailure(result);
       return { ok: result.ok, stagedPath: result.stagedPath, diagnostics: result.diagnostics, summary };
     },

@@ -1,10 +1,13 @@
+import { access } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, describeError } from '../errors.js';
+import { createClustercheckMetrics, type ClustercheckMetrics } from '../observe/clustercheck-metrics.js';
 import type { Logger } from '../observe/logger.js';
 import { createHealthCache, type CachedVerdict } from './health-cache.js';
 import { createMysqlStatusReader, type MysqlTarget, type StatusReader } from './mysql-status.js';
-import { decideNodeHealth, type HealthPolicy } from './node-health.js';
+import { decideNodeHealth, failedCheckVerdict, type HealthPolicy } from './node-health.js';
+import { NOT_LAGGING, type LagState } from './recv-queue-lag.js';
 
 export interface ClustercheckOptions {
   /** @default '0.0.0.0' */
@@ -17,6 +20,8 @@ export interface ClustercheckOptions {
   readonly queryTimeoutMs?: number;
   /** How long a result answers further checks. @default 300 */
   readonly cacheMs?: number;
+  /** While this file exists the answer is 503 `maintenance`; absent: no such switch. */
+  readonly maintenanceFile?: string;
 }
 
 export interface ClustercheckDeps {
@@ -30,6 +35,7 @@ export interface RunningClustercheck {
   readonly port: number;
   /** The current verdict, through the same cache the HTTP checks use. */
   check(): Promise<CachedVerdict>;
+  readonly metrics: ClustercheckMetrics;
   close(): Promise<void>;
 }
 
@@ -57,17 +63,23 @@ function respond(req: IncomingMessage, res: ServerResponse, result: CachedVerdic
   const body = json
     ? `${JSON.stringify({
         healthy: verdict.healthy,
+        reason: verdict.reason,
+        message: verdict.message,
         state: verdict.state,
         wsrep_local_state: verdict.wsrepLocalState,
-        wsrep_local_recv_queue: verdict.recvQueue ?? null,
-        reason: verdict.reason,
+        wsrep_cluster_status: verdict.wsrepClusterStatus,
+        wsrep_local_recv_queue: verdict.wsrepLocalRecvQueue,
         checked_at: new Date(result.checkedAt).toISOString(),
       })}\n`
     : verdict.healthy
       ? SYNCED_BODY
       : NOT_SYNCED_BODY;
-  res.writeHead(verdict.healthy ? 200 : 503, {
-    'Content-Type': json ? 'application/json' : 'text/plain',
+  send(req, res, verdict.healthy ? 200 : 503, json ? 'application/json' : 'text/plain', body);
+}
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(body),
     // Checks are one-shot; a kept-alive socket per HAProxy would only pin file descriptors.
     Connection: 'close',
@@ -76,9 +88,12 @@ function respond(req: IncomingMessage, res: ServerResponse, result: CachedVerdic
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+
 /**
  * Percona-compatible clustercheck over HTTP: 200 when the node should take traffic, 503 otherwise.
- * Any method and path answers, since HAProxy's `option httpchk` sends OPTIONS / by default.
+ * Any method and path answers, since HAProxy's `option httpchk` sends OPTIONS / by default, except
+ * GET or HEAD `/metrics` (Prometheus).
  */
 export async function startClustercheck(
   options: ClustercheckOptions,
@@ -87,31 +102,52 @@ export async function startClustercheck(
   const timeoutMs = options.queryTimeoutMs ?? 1_000;
   const reader = deps.reader ?? createMysqlStatusReader(options.mysql, timeoutMs);
   const log = deps.logger.child({ listen: `${options.listenHost}:${String(options.listenPort)}` });
+  const metrics = createClustercheckMetrics();
+  const maintenanceFile = options.maintenanceFile;
+  let lag: LagState = NOT_LAGGING;
   let lastLogged = '';
   const cache = createHealthCache(
     async () => {
-      const verdict = decideNodeHealth(await reader.read(), options.policy);
-      const summary = `${String(verdict.healthy)} ${verdict.reason}`;
+      const [status, maintenance] = await Promise.all([
+        reader.read(),
+        maintenanceFile === undefined ? false : exists(maintenanceFile),
+      ]);
+      metrics.recordRead(status.reachable);
+      // One read, one step of the hysteresis: the cache makes a burst of checks count once.
+      const decision = decideNodeHealth({ status, maintenance, lag }, options.policy);
+      lag = decision.lag;
+      const { verdict } = decision;
+      metrics.recordVerdict(verdict);
       // Log transitions only: HAProxy checks every second or two and steady state is not news.
-      if (summary !== lastLogged) {
-        log.info({ healthy: verdict.healthy, state: verdict.state, reason: verdict.reason }, 'node health changed');
-        lastLogged = summary;
+      if (verdict.reason !== lastLogged) {
+        const { healthy, reason, message, state, wsrepLocalRecvQueue } = verdict;
+        log.info({ healthy, reason, detail: message, state, wsrepLocalRecvQueue }, 'node health changed');
+        lastLogged = verdict.reason;
       }
       return verdict;
     },
     { cacheMs: options.cacheMs ?? 300 },
   );
 
+  const answer = (req: IncomingMessage, res: ServerResponse, result: CachedVerdict): void => {
+    metrics.recordAnswer(result.verdict);
+    respond(req, res, result);
+  };
   const server: Server = createServer((req, res) => {
     req.resume();
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      metrics.registry.metrics().then(
+        (text) => send(req, res, 200, metrics.registry.contentType, text),
+        (err: unknown) => send(req, res, 500, 'text/plain', `${describeError(err)}\n`),
+      );
+      return;
+    }
     cache.get().then(
-      (result) => respond(req, res, result),
+      (result) => answer(req, res, result),
       (err: unknown) => {
         log.error({ err: describeError(err) }, 'health check failed unexpectedly');
-        respond(req, res, {
-          verdict: { healthy: false, state: 'Unknown', wsrepLocalState: null, reason: describeError(err) },
-          checkedAt: Date.now(),
-        });
+        answer(req, res, { verdict: failedCheckVerdict(describeError(err)), checkedAt: Date.now() });
       },
     );
   });
@@ -132,6 +168,7 @@ export async function startClustercheck(
     host: address.address,
     port: address.port,
     check: () => cache.get(),
+    metrics,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -4,9 +4,12 @@ import type { HealthVerdict } from './node-health.js';
 
 const verdict = (healthy: boolean): HealthVerdict => ({
   healthy,
+  reason: healthy ? 'synced' : 'joined',
+  message: 'test',
   state: healthy ? 'Synced' : 'Joined',
   wsrepLocalState: healthy ? 4 : 3,
-  reason: 'test',
+  wsrepClusterStatus: 'Primary',
+  wsrepLocalRecvQueue: 0,
 });
 
 describe('createHealthCache', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizePrefix, stripTrailingSlashes } from './prefix.js';
+import { normalizePrefix, prefixProblem, stripTrailingSlashes } from './prefix.js';
 
 describe('etcd prefix forms', () => {
   it('ends the key form with exactly one slash', () => {
@@ -12,5 +12,11 @@ describe('etcd prefix forms', () => {
     expect(stripTrailingSlashes('/a/b///')).toBe('/a/b');
     expect(stripTrailingSlashes('/a/b')).toBe('/a/b');
     expect(stripTrailingSlashes('/')).toBe('');
+  });
+
+  it('one rule for every source of a prefix: absolute and not the root', () => {
+    expect(prefixProblem('/components/galera/')).toBeNull();
+    expect(prefixProblem('components')).toBe('must start with "/"');
+    expect(prefixProblem('//')).toMatch(/whole keyspace/);
   });
 });

@@ -9,6 +9,17 @@ export function stripTrailingSlashes(prefix: string): string {
 }
 
 /**
+ * What is wrong with `text` as an etcd prefix, or null. The one rule for every place a prefix comes from
+ * (flag, environment, config file, a service): absolute, and not the root, which would mirror the whole
+ * keyspace.
+ */
+export function prefixProblem(text: string): string | null {
+  if (!text.startsWith('/')) return 'must start with "/"';
+  if (stripTrailingSlashes(text) === '') return '"/" would mirror the whole keyspace; name a directory';
+  return null;
+}
+
+/**
  * The prefix as the keys under it begin: ends with exactly one `/`. This is the form keys are compared
  * against, so `/a` does not match `/ab/x`.
  */

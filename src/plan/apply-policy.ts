@@ -1,11 +1,16 @@
+import { backendSizes, chooseApplyWay, estimateCosts, NO_FIGURES, runtimeWork, type CostFigures } from './apply-cost.js';
 import type { Plan, RuntimeServer } from './types.js';
 
 /** What decides between the Runtime API and a reload, besides what the runtime cannot do at all. */
 export interface ApplyPolicy {
   /** Off, every change is a confirmed reload (HAProxy without dynamic servers). */
   readonly runtimeApi: boolean;
-  /** Past this many runtime ops one reload is quicker than one socket round trip per server. */
+  /** The operator's upper bound: a change with more runtime ops than this is always one reload. */
   readonly maxRuntimeOps: number;
+  /** The daemon's recent timings (runtime batches, checks, reloads); without them, the defaults. */
+  readonly costs?: CostFigures;
+  /** What is left of the minimum gap between reloads: a reload now would wait this long first. */
+  readonly reloadWaitMs?: number;
 }
 
 const keyOf = (s: { readonly backend: string; readonly name: string }): string => `${s.backend}/${s.name}`;
@@ -26,8 +31,14 @@ export function decideApply(planned: Plan, runtime: readonly RuntimeServer[], po
       reasons.push(...busySwitch.map((op) => `${keyOf(op.server)} switches active/backup with open sessions`));
     } else if (!policy.runtimeApi) {
       reasons.push(`${planned.runtimeOps.length} server change(s) and the Runtime API is off`);
-    } else if (planned.runtimeOps.length > policy.maxRuntimeOps) {
-      reasons.push(`${planned.runtimeOps.length} server changes: one reload is quicker than ${planned.runtimeOps.length} runtime ops`);
+    } else {
+      // The file after the change holds about the servers running now plus those added.
+      const servers = runtime.length + planned.runtimeOps.filter((op) => op.op === 'add').length;
+      const work = runtimeWork(planned.runtimeOps.map((op) => ({ op: op.op, backend: op.server.backend })), backendSizes(runtime));
+      const estimate = estimateCosts(policy.costs ?? NO_FIGURES, work, servers, policy.reloadWaitMs ?? 0);
+      const way = chooseApplyWay(planned.runtimeOps.length, estimate, policy.maxRuntimeOps);
+      if (way.way === 'reload') reasons.push(way.reason);
+      return { runtimeOps: planned.runtimeOps, reloadReasons: reasons, decision: way.reason };
     }
   }
   return { runtimeOps: planned.runtimeOps, reloadReasons: reasons };

@@ -39,4 +39,9 @@ export type RuntimeOp =
 export interface Plan {
   readonly runtimeOps: readonly RuntimeOp[];
   readonly reloadReasons: readonly string[];
+  /**
+   * Why server changes go through the Runtime API or a reload, with both estimates (e.g.
+   * `runtime: 10000 ops est. 600 ms < reload est. 3.1 s`); set when the costs decided it.
+   */
+  readonly decision?: string;
 }

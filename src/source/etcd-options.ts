@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { stripTrailingSlashes } from '../model/prefix.js';
+import { prefixProblem, stripTrailingSlashes } from '../model/prefix.js';
 
 /** How to reach etcd and how hard to try. Built by `resolveEtcdOptions` from flags and environment. */
 export interface EtcdSourceOptions {
@@ -92,10 +92,9 @@ export function parseEndpoints(raw: string, origin: string): string[] {
 }
 
 function normalisePrefix(prefix: string): string {
-  if (!prefix.startsWith('/')) throw new ConfigError(`--prefix '${prefix}' must start with '/'`);
-  const trimmed = stripTrailingSlashes(prefix);
-  if (trimmed === '') throw new ConfigError("--prefix '/' would mirror the whole keyspace; name a directory");
-  return trimmed;
+  const problem = prefixProblem(prefix);
+  if (problem !== null) throw new ConfigError(`--prefix '${prefix}' ${problem}`);
+  return stripTrailingSlashes(prefix);
 }
 
 function readPem(readFile: ReadFile, path: string, what: string): Buffer {

@@ -107,7 +107,7 @@ describe('normalisePrefixes', () => {
 
   it('rejects relative, root, repeated and nested prefixes with one line naming them', () => {
     expect(() => normalisePrefixes([])).toThrow(ConfigError);
-    expect(() => normalisePrefixes(['services'])).toThrow("etcd prefix 'services' must start with '/'");
+    expect(() => normalisePrefixes(['services'])).toThrow(`etcd prefix 'services' must start with "/"`);
     expect(() => normalisePrefixes(['/'])).toThrow('whole keyspace');
     expect(() => normalisePrefixes(['/a', '/a/'])).toThrow("etcd prefix '/a/' is given twice");
     expect(() => normalisePrefixes(['/a', '/a/b'])).toThrow("etcd prefix '/a/b' and '/a' overlap");

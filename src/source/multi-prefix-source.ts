@@ -1,5 +1,5 @@
 import { ConfigError, describeError } from '../errors.js';
-import { stripTrailingSlashes } from '../model/prefix.js';
+import { prefixProblem, stripTrailingSlashes } from '../model/prefix.js';
 import type { KeyValue } from '../model/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { ClusterSource, SourceHealth, SourceListener, SourceView } from './types.js';
@@ -31,9 +31,9 @@ export function normalisePrefixes(prefixes: readonly string[]): string[] {
   if (prefixes.length === 0) throw new ConfigError('no etcd prefix to mirror: give at least one');
   const result: string[] = [];
   for (const raw of prefixes) {
-    if (!raw.startsWith('/')) throw new ConfigError(`etcd prefix '${raw}' must start with '/'`);
+    const problem = prefixProblem(raw);
+    if (problem !== null) throw new ConfigError(`etcd prefix '${raw}' ${problem}`);
     const prefix = stripTrailingSlashes(raw);
-    if (prefix === '') throw new ConfigError(`etcd prefix '${raw}' would mirror the whole keyspace; name a directory`);
     for (const other of result) {
       if (other === prefix) throw new ConfigError(`etcd prefix '${raw}' is given twice`);
       if (prefix.startsWith(`${other}/`) || other.startsWith(`${prefix}/`)) {

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import { initialPacerState, pace } from './pacer.js';
+import type { WriteRecord } from './write-ledger.js';
 
 export interface ClientLoadOptions {
   readonly host: string;
@@ -19,6 +20,8 @@ export interface ClientLoadOptions {
    * @default 256
    */
   readonly maxInFlight?: number;
+  /** Every attempt, with its start, end and committing node, is appended here as proxy `ledger.proxy`. */
+  readonly ledger?: { readonly proxy: number; readonly records: WriteRecord[] };
 }
 
 export interface ClientLoadStats {
@@ -63,7 +66,11 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
   const timeoutMs = options.timeoutMs ?? 20_000;
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
-  const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown): void => {
+  const record = (startedAt: number, node: string | null, error: string | null): void => {
+    options.ledger?.records.push({ proxy: options.ledger.proxy, startedAt, endedAt: Date.now(), node, error });
+  };
+  const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown, startedAt: number): void => {
+    record(startedAt, null, err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err));
     stats[kind] += 1;
     stats.failedAt.push(Date.now());
     if (stats.firstFailures.length < 10) {
@@ -71,6 +78,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
     }
   };
   const once = async (): Promise<void> => {
+    const startedAt = Date.now();
     let connection: mysql.Connection;
     try {
       connection = await mysql.createConnection({
@@ -82,7 +90,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
         connectTimeout: timeoutMs,
       });
     } catch (err) {
-      fail('connectFailed', err);
+      fail('connectFailed', err, startedAt);
       return;
     }
     try {
@@ -92,9 +100,10 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
       stats.ok += 1;
       stats.perNode[node] = (stats.perNode[node] ?? 0) + 1;
       stats.served.push({ at: Date.now(), node });
+      record(startedAt, node, null);
       await connection.end().catch(() => undefined);
     } catch (err) {
-      fail('queryFailed', err);
+      fail('queryFailed', err, startedAt);
       connection.destroy();
     }
   };

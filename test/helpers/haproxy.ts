@@ -131,3 +131,26 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Runnin
     },
   };
 }
+
+/**
+ * A minimal master-worker config: an admin stats socket and one `listen galera` whose servers are
+ * checked every 10 s (`rise 2 fall 2`), for tests and benches that add servers to it at runtime.
+ */
+export function dynamicBackendConfig(options: { statsSocket: string; listen: string; servers: readonly string[]; stateFile?: string }): string {
+  return `global
+  master-worker
+  stats socket ${options.statsSocket} mode 600 level admin expose-fd listeners
+${options.stateFile === undefined ? '' : `  server-state-file ${options.stateFile}\n`}
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+
+listen galera
+  bind ${options.listen}
+  balance leastconn
+  default-server check inter 10s rise 2 fall 2
+${options.servers.map((line) => `  ${line}`).join('\n')}
+`;
+}

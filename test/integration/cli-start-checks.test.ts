@@ -178,6 +178,16 @@ describe('messages', () => {
     expect(top.stdout).toContain('galera-haproxy render --nodes nodes.json --check');
   });
 
+  it.each([
+    [['--max-recv-queue', '0'], '--max-recv-queue must be an integer 1-1000000000, got "0"'],
+    [['--rise', 'often'], '--rise must be an integer 1-1000, got "often"'],
+  ])('clustercheck %j is exit 2 naming the flag', async (args, message) => {
+    const port = await freePort('127.0.0.126');
+    const r = await runCli(['clustercheck', '--listen', `127.0.0.126:${port}`, '--mysql-host', '127.0.0.126', ...args]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toContain(message);
+  });
+
   it('clustercheck takes durations for --query-timeout and --cache-ms', async () => {
     const port = await freePort('127.0.0.126');
     const daemon = startCliDaemon(['clustercheck', '--listen', `127.0.0.126:${port}`, '--mysql-host', '127.0.0.126', '--query-timeout', '2s', '--cache-ms', '100ms']);

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,41 +7,12 @@ import { startClustercheck, type RunningClustercheck } from '../../src/galera/cl
 import { createLogger } from '../../src/observe/logger.js';
 import { startGaleraCluster, type GaleraCluster } from '../helpers/galera-cluster.js';
 import { queryOnce } from '../helpers/mysql-client.js';
+import { httpGet, type HttpReply } from '../helpers/http-get.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
-interface Reply {
-  status: number;
-  body: string;
-  contentType: string;
-}
-
-function get(port: number, options: { json?: boolean; method?: string; host?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: options.host ?? '127.0.0.1',
-        port,
-        path: '/',
-        method: options.method ?? 'GET',
-        headers: options.json === true ? { accept: 'application/json' } : {},
-        agent: false,
-        timeout: 10_000,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body, contentType: String(res.headers['content-type']) }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('clustercheck did not answer in 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (port: number, options: { json?: boolean; method?: string } = {}): Promise<HttpReply> => httpGet(port, options);
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -125,8 +95,9 @@ describe('clustercheck against a real MariaDB Galera node', () => {
     await sql('SET GLOBAL wsrep_reject_queries = ALL');
     try {
       await until('503 for reject_queries', async () => (await get(check.port)).status === 503);
-      const json = JSON.parse((await get(check.port, { json: true })).body) as { reason: string };
-      expect(json.reason).toContain('wsrep_reject_queries');
+      const json = JSON.parse((await get(check.port, { json: true })).body) as { reason: string; message: string };
+      expect(json.reason).toBe('reject_queries');
+      expect(json.message).toContain('wsrep_reject_queries');
     } finally {
       await sql('SET GLOBAL wsrep_reject_queries = NONE');
     }
@@ -153,7 +124,7 @@ describe('clustercheck against a real MariaDB Galera node', () => {
     await until('200 again', async () => (await get(check.port)).status === 200);
   });
 
-  it('the CLI honours --available-when-donor and --available-when-readonly, password from a file', async () => {
+  it('the CLI honours --available-when-readonly but not for wsrep_desync, password from a file', async () => {
     const port = await freePort();
     const passwordFile = join(dir.path, 'password');
     await writeFile(passwordFile, `${cluster.appUser.password}\n`, { mode: 0o600 });
@@ -173,12 +144,14 @@ describe('clustercheck against a real MariaDB Galera node', () => {
     await until('CLI listening', async () => get(port).then(() => true, () => false), 20_000);
     expect((await get(port)).status, output).toBe(200);
     await sql('SET GLOBAL read_only = ON');
-    await sql('SET GLOBAL wsrep_desync = ON');
     try {
       await new Promise((r) => setTimeout(r, 500));
       const reply = await get(port, { json: true });
       expect(reply.status, reply.body).toBe(200);
-      expect(JSON.parse(reply.body)).toMatchObject({ state: 'Donor/Desynced' });
+      // wsrep_desync is an operator taking the node out by hand: no switch overrides it.
+      await sql('SET GLOBAL wsrep_desync = ON');
+      await until('503 desynced', async () => (await get(port)).status === 503);
+      expect(JSON.parse((await get(port, { json: true })).body)).toMatchObject({ reason: 'desynced', state: 'Donor/Desynced' });
     } finally {
       await sql('SET GLOBAL wsrep_desync = OFF');
       await sql('SET GLOBAL read_only = OFF');
