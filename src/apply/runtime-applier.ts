@@ -7,7 +7,7 @@ import { decideApply, type ApplyPolicy } from '../plan/apply-policy.js';
 import { backendSizes, createCostRecorder, runtimeWork, type CostRecorder } from '../plan/apply-cost.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from '../plan/types.js';
-import { forcedOutOfRotation } from '../plan/admin-state.js';
+import { AdminState, forcedOutOfRotation } from '../plan/admin-state.js';
 import { createCommandReloader } from './command-reloader.js';
 import { Drainer } from './drainer.js';
 import { sendSocketBatch, sendSocketCommand } from './haproxy-socket.js';
@@ -144,6 +144,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     if (hasCheck(opts)) list.push(commands.enableHealth(server));
     list.push(commands.enableServer(server));
     if (earn) list.push(commands.setHealth(server, 'down'), commands.setWeight(server));
+    // A node that registers already draining (or is re-created while draining) never takes a new client.
+    if (server.draining === true) list.push(commands.setState(server, 'drain'));
     return list;
   };
 
@@ -200,6 +202,12 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         return [commands.setWeight(op.server)];
       case 'set-backup':
         return null;
+      case 'set-state': {
+        if (op.state === 'ready') return [commands.setState(op.server, 'ready')];
+        // `state drain` leaves a forced maintenance set by hand; `ready` first clears it, in the same line.
+        const maint = ((ctx.runtime.get(key)?.adminState ?? 0) & AdminState.FMAINT) !== 0;
+        return [...(maint ? [commands.setState(op.server, 'ready')] : []), commands.setState(op.server, 'drain')];
+      }
       case 'repair':
         drainer.cancel(key);
         return [commands.setState(op.server, 'ready'), ...(checked ? [commands.enableHealth(op.server)] : [])];
@@ -310,7 +318,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       if (pid !== null && (pidBefore === null || pid !== pidBefore)) {
         try {
           const plan = planChanges({ previousConfig: config, nextConfig: config, runtime: await readRuntime() });
-          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair');
+          // Admin states come from the state file, or the next pass and the drift repair: not a reason to wait.
+          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair' && op.op !== 'set-state');
           if (missing.length === 0) return;
           last = missing.map((op) => `${op.op} ${keyOf(op.server)}`).join(', ');
         } catch (err) {

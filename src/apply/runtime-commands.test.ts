@@ -18,7 +18,8 @@ galera,BACKEND,0,0,4,0,,0,0,0,,0,,0,0,0,0,UP,10,1,0
 describe('parseServersState', () => {
   it('reads format 1 and takes backup and sessions from show stat', () => {
     const stats = parseShowStat(STAT);
-    expect(stats.get('galera/n1')).toEqual({ scur: 4, backup: false });
+    expect(stats.get('galera/n1')).toEqual({ scur: 4, backup: false, status: 'UP', address: '' });
+    expect(stats.get('galera/n3')).toMatchObject({ backup: true, status: 'MAINT' });
     expect(parseServersState(STATE, stats)).toEqual([
       { backend: 'galera', name: 'n1', address: '127.0.0.21', port: 3306, weight: 10, backup: false, operState: 2, adminState: 0, sessions: 4 },
       { backend: 'galera', name: 'n3', address: '127.0.0.23', port: 3307, weight: 5, backup: true, operState: 0, adminState: 1, sessions: 0 },

@@ -128,20 +128,24 @@ export async function runCommand(send: SocketSend, command: RuntimeCommand): Pro
 interface StatRow {
   readonly scur: number;
   readonly backup: boolean;
+  /** `status`: `UP`, `DOWN`, `DRAIN`, `MAINT`, `UP 1/3`, `no check`, … */
+  readonly status: string;
+  /** `addr`: `ip:port` (empty on versions that lack the column). */
+  readonly address: string;
 }
 
-/** `show stat` CSV → per `backend/server`: current sessions and the backup flag. */
+/** `show stat` CSV → per `backend/server`: current sessions, the backup flag, the status and address. */
 export function parseShowStat(csv: string): Map<string, StatRow> {
   const lines = csv.split('\n').filter((l) => l.length > 0);
   const header = (lines[0] ?? '').replace(/^# /, '').split(',');
   const col = (name: string): number => header.indexOf(name);
-  const [px, sv, scur, bck] = [col('pxname'), col('svname'), col('scur'), col('bck')];
+  const [px, sv, scur, bck, status, addr] = [col('pxname'), col('svname'), col('scur'), col('bck'), col('status'), col('addr')];
   const rows = new Map<string, StatRow>();
   for (const line of lines.slice(1)) {
     const f = line.split(',');
     const name = f[sv];
     if (name === undefined || name === 'FRONTEND' || name === 'BACKEND') continue;
-    rows.set(`${f[px] ?? ''}/${name}`, { scur: Number(f[scur] ?? 0), backup: f[bck] === '1' });
+    rows.set(`${f[px] ?? ''}/${name}`, { scur: Number(f[scur] ?? 0), backup: f[bck] === '1', status: f[status] ?? '', address: f[addr] ?? '' });
   }
   return rows;
 }

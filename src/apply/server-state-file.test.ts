@@ -35,3 +35,17 @@ describe('buildServerState', () => {
     expect(line?.[5]).toBe('0');
   });
 });
+
+describe('buildServerState and draining', () => {
+  it('carries FDRAIN for a server the file marks draining, so a reload starts it drained', () => {
+    const state = buildServerState(RUNTIME, configWith('  server a 127.0.0.71:3306 weight 1 # draining\n  server c 127.0.0.75:3306 weight 1 # draining\n'));
+    expect(lineOf(state, 'a')?.[6]).toBe('8');
+    // A new server starts DOWN and drained: it never takes a client before the node is back.
+    expect(lineOf(state, 'c')?.[6]).toBe('8');
+  });
+
+  it('clears a forced drain the file no longer asks for, keeping the other admin bits', () => {
+    const drained = RUNTIME.replace('2 galera 1 a 127.0.0.71 2 0 ', '2 galera 1 a 127.0.0.71 2 9 ');
+    expect(lineOf(buildServerState(drained, configWith('  server a 127.0.0.71:3306 weight 1\n')), 'a')?.[6]).toBe('1');
+  });
+});

@@ -1,6 +1,14 @@
 import { isAbsolute, join } from 'node:path';
 import type { ParsedConfig, ParsedServer } from '../plan/parse-servers.js';
 import { isIpLiteral } from '../model/validate-address.js';
+import { AdminState } from '../plan/admin-state.js';
+
+/** `srv_admin_state` with the forced drain the file asks for, so the new worker starts it drained (or not). */
+function adminWithDrain(admin: string | undefined, draining: boolean): string {
+  const bits = Number(admin ?? 0);
+  if (!Number.isInteger(bits)) return admin ?? '0';
+  return String(draining ? bits | AdminState.FDRAIN : bits & ~AdminState.FDRAIN);
+}
 
 /**
  * Where HAProxy will read the server states from on reload: `server-state-file` of the global section,
@@ -25,6 +33,8 @@ function checkPortOf(server: ParsedServer, defaults: readonly string[]): number 
  * that keep their address keep their health, with the weight the file now says; servers that are new
  * or moved get a line that says DOWN with health 0, so the new worker waits for `rise` passing checks
  * before sending them a connection (2.6 would otherwise start them UP). Removed servers are left out.
+ * A server the file marks draining carries FDRAIN, and one it does not is written without it, so a reload
+ * lands on the admin state the file says even when the runtime had not caught up yet.
  */
 export function buildServerState(runtimeReply: string, next: ParsedConfig): string {
   const lines = runtimeReply.split('\n');
@@ -45,6 +55,7 @@ export function buildServerState(runtimeReply: string, next: ParsedConfig): stri
     const named = !isIpLiteral(server.address);
     if (current !== undefined && current[named ? 17 : 4] === server.address && current[18] === String(server.port)) {
       const kept = [...current];
+      kept[6] = adminWithDrain(kept[6], server.draining === true);
       kept[7] = weight;
       kept[8] = weight;
       // The file names servers by IP: a name left over from a host-name registration is not carried on.
@@ -57,7 +68,7 @@ export function buildServerState(runtimeReply: string, next: ParsedConfig): stri
     if (beId === undefined) continue;
     const checkPort = checkPortOf(server, next.defaultServer.get(server.backend) ?? []);
     out.push(
-      [beId, server.backend, '0', server.name, server.address, '0', '0', weight, weight, '0', '1', '0', '0', '6', '0', '0', '0', '-', String(server.port), '-', '0', String(checkPort), '-', '-', '0'].join(' '),
+      [beId, server.backend, '0', server.name, server.address, '0', adminWithDrain('0', server.draining === true), weight, weight, '0', '1', '0', '0', '6', '0', '0', '0', '-', String(server.port), '-', '0', String(checkPort), '-', '-', '0'].join(' '),
     );
   }
   return `${out.join('\n')}\n`;

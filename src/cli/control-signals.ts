@@ -9,11 +9,11 @@ export interface ControlActions {
 }
 
 /** The `--help` table of the signals a long-running command answers. */
-export function describeSignals(sighup: string): string {
+export function describeSignals(sighup: string, stop = 'stop cleanly'): string {
   return [
     '',
     'Signals:',
-    '  SIGTERM, SIGINT  stop cleanly',
+    `  SIGTERM, SIGINT  ${stop}`,
     `  SIGHUP           ${sighup}`,
     '  SIGUSR2          log one status line',
     '  SIGUSR1          logged and ignored: the Node.js inspector (127.0.0.1:9229) is never opened',

@@ -7,12 +7,16 @@ export interface CliIO {
   readonly env: NodeJS.ProcessEnv;
   /** Resolves with the signal name when the process is asked to stop (SIGTERM/SIGINT). */
   readonly stopSignal: Promise<string>;
-  /** Runs `listener` on each `signal` from now on (long-running commands: see control-signals.ts). */
-  onSignal(signal: ControlSignal, listener: () => void): void;
+  /**
+   * Runs `listener` on each `signal` from now on (long-running commands: see control-signals.ts). A stop
+   * signal is delivered here too, each time, so a command can tell a second SIGTERM from the first.
+   */
+  onSignal(signal: ControlSignal | StopSignal, listener: () => void): void;
 }
 
 /** Signals that ask a running command to do something other than stop. */
 export type ControlSignal = 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
+export type StopSignal = 'SIGTERM' | 'SIGINT';
 
 /** Process exit codes, in one place. */
 export const ExitCode = {

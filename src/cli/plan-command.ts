@@ -22,6 +22,8 @@ export interface PlannedOp {
   readonly backup: boolean;
   readonly from?: string | number;
   readonly reason?: string;
+  /** `set-state`: the admin state the server is put in. */
+  readonly state?: 'drain' | 'ready';
 }
 
 /** The report of `plan`: what `once` would do now. */
@@ -46,6 +48,7 @@ function describeOp(op: RuntimeOp): PlannedOp {
   if (op.op === 'set-addr') return { ...base, from: formatEndpoint(op.from.address, op.from.port) };
   if (op.op === 'set-weight') return { ...base, from: op.from };
   if (op.op === 'repair') return { ...base, reason: op.reason };
+  if (op.op === 'set-state') return { ...base, state: op.state };
   return base;
 }
 
@@ -88,7 +91,8 @@ export function formatPlanReport(report: PlanReport): string {
     for (const op of service.ops) {
       const from = op.from === undefined ? '' : ` (from ${op.from})`;
       const why = op.reason === undefined ? '' : ` (${op.reason})`;
-      lines.push(`  ${op.op} ${service.name}/${op.server} ${op.address} weight ${op.weight}${op.backup ? ' backup' : ''}${from}${why}`);
+      const state = op.state === undefined ? '' : ` ${op.state}`;
+      lines.push(`  ${op.op}${state} ${service.name}/${op.server} ${op.address} weight ${op.weight}${op.backup ? ' backup' : ''}${from}${why}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -97,7 +101,7 @@ export function formatPlanReport(report: PlanReport): string {
 export function createPlanCommand(io: CliIO): Command {
   const cmd = new Command('plan').description(
     'Print what `once` would do now, without doing it: per service the runtime operations (add, remove, set-addr, ' +
-      'set-weight, set-backup, repair) or the reload and its reasons, from etcd (or --nodes FILE) against the running HAProxy. ' +
+      'set-weight, set-backup, set-state drain|ready, repair) or the reload and its reasons, from etcd (or --nodes FILE) against the running HAProxy. ' +
       'Exit 0 nothing to do, 1 changes pending, 3 rejected (guard or haproxy -c).',
   );
   addCommandFlags(cmd, 'plan').option('--json', 'print the plan as JSON');

@@ -19,6 +19,15 @@ const SUBCOMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   watch: async () => (await import('./watch-command.js')).createWatchCommand,
   register: async () => (await import('./register-command.js')).createRegisterCommand,
   clustercheck: async () => (await import('./clustercheck-command.js')).createClustercheckCommand,
+  status: async () => (await import('./status-command.js')).createStatusCommand,
+  drain: async () => {
+    const { createDrainCommand } = await import('./drain-command.js');
+    return (io) => createDrainCommand(io, true);
+  },
+  undrain: async () => {
+    const { createDrainCommand } = await import('./drain-command.js');
+    return (io) => createDrainCommand(io, false);
+  },
 };
 
 /** The subcommand `argv` runs, when it names one; otherwise (`--help`, `help`, a typo) every one is loaded. */

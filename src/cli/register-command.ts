@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import { parseDurationIn } from '../config/daemon-options.js';
-import { runRegistration } from '../galera/register.js';
+import { DEFAULT_DRAIN_GRACE_MS, runRegistration } from '../galera/register.js';
 import type { RegistrationLayout } from '../galera/registration-keys.js';
 import { createLogger, type LogLevel } from '../observe/logger.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
@@ -20,6 +20,7 @@ interface RegisterFlags extends EtcdFlags {
   layout: RegistrationLayout;
   whenHealthy?: string;
   healthInterval: string;
+  drainGrace: string;
   logLevel: LogLevel;
 }
 
@@ -33,7 +34,7 @@ function parsePositiveInt(flag: string, text: string, max: number): number {
 /** `galera-haproxy register`: keep this node in etcd while it runs (and, optionally, while healthy). */
 export function createRegisterCommand(io: CliIO): Command {
   const cmd = new Command('register')
-    .description('register a Galera node in etcd under a lease; revoke it on SIGTERM/SIGINT')
+    .description('register a Galera node in etcd under a lease; on SIGTERM/SIGINT mark it draining, wait --drain-grace, then revoke the lease')
     .requiredOption('--id <id>', 'node id, one path segment under the prefix')
     .requiredOption('--ip <ip>', 'address clients reach the node on (IPv4, IPv6 or host name)')
     .option('--port <port>', 'MySQL port', '3306')
@@ -42,18 +43,24 @@ export function createRegisterCommand(io: CliIO): Command {
     .addOption(new Option('--layout <layout>', 'key layout').choices(['seed', 'flat']).default('seed'))
     .option('--when-healthy <url>', 'register only while this URL answers 200 (e.g. the clustercheck)')
     .option('--health-interval <duration>', 'how often to poll --when-healthy (a plain number is milliseconds)', '1s')
+    .option(
+      '--drain-grace <duration>',
+      'on stop, how long the node stays registered as draining (no new clients through HAProxy, open sessions finish) before it leaves; 0 leaves at once, a second SIGTERM cuts it short (a plain number is milliseconds)',
+      `${DEFAULT_DRAIN_GRACE_MS / 1000}s`,
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     );
-  return addEtcdFlags(cmd.addHelpText('after', describeSignals('logged; nothing to re-read'))).action(async (flags: RegisterFlags) => {
+  return addEtcdFlags(cmd.addHelpText('after', describeSignals('logged; nothing to re-read', 'mark the node draining, wait --drain-grace, revoke the lease; a second one leaves at once'))).action(async (flags: RegisterFlags) => {
       const port = parsePositiveInt('--port', flags.port, 65_535);
       const ttlMs = parseDurationIn(flags.ttl, '--ttl', 's', { minMs: 1_000, maxMs: 3_600_000 });
       // etcd leases count in whole seconds.
       if (ttlMs % 1000 !== 0) throw new ConfigError(`--ttl ${flags.ttl} must be whole seconds`);
       const ttlSeconds = ttlMs / 1000;
       const healthIntervalMs = parseDurationIn(flags.healthInterval, '--health-interval', 'ms', { minMs: 1, maxMs: 60_000 });
+      const drainGraceMs = parseDurationIn(flags.drainGrace, '--drain-grace', 'ms', { minMs: 0, maxMs: 3_600_000 });
       if (flags.whenHealthy !== undefined) {
         try {
           new URL(flags.whenHealthy);
@@ -65,10 +72,19 @@ export function createRegisterCommand(io: CliIO): Command {
       const logger = createLogger({ level: flags.logLevel, stream: io.stderr }).child({ command: 'register' });
       handleControlSignals(io, logger, { status: () => ({ id: flags.id, prefix: etcd.prefix }) });
       const controller = new AbortController();
+      const hurry = new AbortController();
       void io.stopSignal.then((signal) => {
-        logger.info({ signal }, 'stopping: revoking the lease');
+        logger.info({ signal, drainGraceMs }, drainGraceMs > 0 ? 'stopping: draining, then revoking the lease' : 'stopping: revoking the lease');
         controller.abort();
       });
+      // The first stop signal starts the drain; any later one ends the grace at once.
+      let stops = 0;
+      const onStop = (): void => {
+        stops += 1;
+        if (stops > 1) hurry.abort();
+      };
+      io.onSignal('SIGTERM', onStop);
+      io.onSignal('SIGINT', onStop);
       // The etcd client (gRPC, protobuf) is loaded by the commands that use it, not by every command.
       const { createEtcdClient } = await import('../source/etcd-writer.js');
       const client = createEtcdClient(etcd);
@@ -84,9 +100,10 @@ export function createRegisterCommand(io: CliIO): Command {
             prefix: etcd.prefix,
             whenHealthyUrl: flags.whenHealthy,
             healthIntervalMs,
+            drainGraceMs,
             client,
           },
-          { logger, signal: controller.signal },
+          { logger, signal: controller.signal, hurry: hurry.signal },
         );
       } finally {
         client.close();

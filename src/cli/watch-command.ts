@@ -190,12 +190,14 @@ export function describeServices(services: readonly ServiceSpec[], pass: SyncRes
   return services.map((service, i) => {
     const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
     const held = pass?.held?.find((h) => h.service === service.name);
+    const draining = (pass?.state.nodes ?? []).filter((n) => mine(n) && n.draining === true).map((n) => n.name);
     return {
       name: service.name,
       prefix: service.prefix,
       valid: pass?.state.nodes.filter(mine).length ?? 0,
       rejected: pass?.state.rejected.filter(mine).length ?? 0,
       incomplete: pass?.state.incomplete.filter(mine).length ?? 0,
+      ...(draining.length === 0 ? {} : { draining }),
       ...(held === undefined ? {} : { held: held.reason }),
     };
   });

@@ -3,7 +3,7 @@ import { ETCD_DEFAULTS } from '../source/etcd-options.js';
 import * as p from './parse-values.js';
 
 /** The subcommands that read the option table (and the config file). */
-export type CommandName = 'render' | 'plan' | 'once' | 'watch';
+export type CommandName = 'render' | 'plan' | 'once' | 'watch' | 'status' | 'drain' | 'undrain';
 
 /** Options come in groups so a command can add the ones it shares with others in one call. */
 export type OptionGroup = 'config' | 'etcd' | 'pipeline' | 'apply' | 'watch' | 'render';
@@ -48,6 +48,9 @@ const APPLY: readonly CommandName[] = ['plan', 'once', 'watch'];
 const WATCH: readonly CommandName[] = ['watch'];
 const RENDER: readonly CommandName[] = ['render'];
 const NODES_FILE: readonly CommandName[] = ['render', 'plan'];
+// status, drain and undrain read the same etcd, services and variables, and change no file.
+const INSPECT: readonly CommandName[] = ['status', 'drain', 'undrain'];
+const READS_ETCD: readonly CommandName[] = [...ALL, ...INSPECT];
 
 /**
  * Every option of render, plan, once and watch: the flags, `--help`, the config file's top-level keys,
@@ -56,7 +59,7 @@ const NODES_FILE: readonly CommandName[] = ['render', 'plan'];
 export const OPTIONS = {
   'config-file': {
     group: 'config',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<path>',
     defaultText: '/etc/galera-haproxy/config.yaml when it exists',
     doc: 'YAML file of options, template variables and services (see "Configuration file" in the README)',
@@ -65,7 +68,7 @@ export const OPTIONS = {
   },
   'etcd-endpoints': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<urls>',
     default: ETCD_DEFAULTS.endpoints.join(','),
     doc: 'comma-separated etcd endpoints',
@@ -75,7 +78,7 @@ export const OPTIONS = {
   },
   'etcd-cacert': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<file>',
     doc: 'CA bundle to verify etcd',
     parse: p.printable,
@@ -84,7 +87,7 @@ export const OPTIONS = {
   },
   'etcd-cert': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<file>',
     doc: 'client certificate for etcd',
     parse: p.printable,
@@ -93,7 +96,7 @@ export const OPTIONS = {
   },
   'etcd-key': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<file>',
     doc: 'client key for etcd',
     parse: p.printable,
@@ -102,7 +105,7 @@ export const OPTIONS = {
   },
   'etcd-user': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<name>',
     doc: 'etcd user; password from $GALERA_HAPROXY_ETCD_PASSWORD, $ETCDCTL_PASSWORD or --etcd-password-file',
     parse: p.printable,
@@ -110,7 +113,7 @@ export const OPTIONS = {
   },
   'etcd-password-file': {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<file>',
     doc: 'file holding the etcd password',
     parse: p.printable,
@@ -118,7 +121,7 @@ export const OPTIONS = {
   },
   prefix: {
     group: 'etcd',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<prefix>',
     default: ETCD_DEFAULTS.prefix,
     doc: 'etcd prefix the Galera nodes register under (not with services: in the config file)',
@@ -135,7 +138,7 @@ export const OPTIONS = {
   },
   set: {
     group: 'pipeline',
-    commands: ALL,
+    commands: READS_ETCD,
     value: '<name=value>',
     doc: 'set a template variable (repeatable; see templates/README.md)',
     parse: p.printable,
@@ -228,7 +231,7 @@ export const OPTIONS = {
   },
   'stats-socket': {
     group: 'apply',
-    commands: APPLY,
+    commands: [...APPLY, 'status'],
     value: '<path>',
     defaultText: 'the template variable stats_socket',
     doc: 'admin stats socket for the Runtime API',

@@ -61,3 +61,28 @@ describe('logDecisions', () => {
     expect(lines.map((l) => [l.level, l.msg.startsWith('node rejected')])).toEqual([['warn', true]]);
   });
 });
+
+describe('draining in the decision log', () => {
+  const drained = (ids: readonly string[]) =>
+    decodeCluster(PREFIX, [...cluster(3).nodes.flatMap((n) => [
+      { key: `${PREFIX}/${n.id}`, value: `${n.address}:${n.port}` },
+      ...(ids.includes(n.id) ? [{ key: `${PREFIX}/${n.id}/draining`, value: 'true' }] : []),
+    ])]);
+
+  it('names the servers a pass put in and out of drain, and the first pass lists those draining', () => {
+    expect(summarizePass(cluster(3), drained(['n1']), 'runtime')).toEqual({ msg: 'HAProxy updated by runtime', fields: { changed: ['n1'], draining: ['n1'] } });
+    expect(summarizePass(drained(['n1']), cluster(3), 'runtime')?.fields).toEqual({ changed: ['n1'], undrained: ['n1'] });
+    expect(summarizePass(null, drained(['n0', 'n2']), 'noop')?.fields).toEqual({ nodes: 3, draining: ['n0', 'n2'] });
+  });
+
+  it('logs one info line when a node starts draining and one when it is back, none while it stays', () => {
+    const { lines, log } = capture();
+    logDecisions(log, cluster(3), drained(['n1']));
+    logDecisions(log, drained(['n1']), drained(['n1']));
+    logDecisions(log, drained(['n1']), cluster(3));
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['info', 'node draining: no new clients, open sessions finish'],
+      ['info', 'node back in rotation (no longer draining)'],
+    ]);
+  });
+});

@@ -10,7 +10,7 @@ export interface NodeChanges {
 }
 
 function sameServer(a: GaleraNode, b: GaleraNode): boolean {
-  return a.address === b.address && a.port === b.port && a.weight === b.weight && a.backup === b.backup;
+  return a.address === b.address && a.port === b.port && a.weight === b.weight && a.backup === b.backup && a.draining === b.draining;
 }
 
 /** Names are unique within a section only: the same name may serve two services. */

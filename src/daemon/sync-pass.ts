@@ -107,6 +107,7 @@ export async function syncToView(
     deps.metrics.nodes.set({ service: service.name, state: 'valid' }, state.nodes.filter(mine).length);
     deps.metrics.nodes.set({ service: service.name, state: 'rejected' }, state.rejected.filter(mine).length);
     deps.metrics.nodes.set({ service: service.name, state: 'incomplete' }, state.incomplete.filter(mine).length);
+    deps.metrics.nodes.set({ service: service.name, state: 'draining' }, state.nodes.filter((n) => mine(n) && n.draining === true).length);
   });
 
   const finish = (result: Omit<SyncResult, 'revision' | 'state'>): SyncResult => {
@@ -249,7 +250,7 @@ export function applyGuards(services: readonly ServiceSpec[], state: ClusterStat
     held.push({ service: service.name, reason, line: services.length > 1 ? `service ${service.name}: ${reason}` : reason });
     const kept: GaleraNode[] = (listed ?? [])
       .filter((s) => s.backend === service.name)
-      .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup, keys: [], service: service.name }));
+      .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup, keys: [], service: service.name, ...(s.draining ? { draining: s.draining } : {}) }));
     nodes = [...nodes.filter((n) => !own.includes(n)), ...kept];
   });
   return { held, state: held.length > 0 && listed === null ? null : { ...state, nodes } };

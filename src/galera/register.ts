@@ -25,24 +25,35 @@ export interface RegistrationOptions {
   readonly healthTimeoutMs?: number;
   /** Consecutive failed probes before deregistering; 1 flake must not drop a healthy node. @default 2 */
   readonly healthFall?: number;
+  /**
+   * On stop, the node is first marked draining (watchers put its server in DRAIN: no new client, open
+   * sessions finish) and the lease is revoked this long after; 0 revokes at once. @default 5000
+   */
+  readonly drainGraceMs?: number;
   readonly client: Etcd3;
 }
 
 export type RegistrationEvent =
   | { readonly type: 'registered'; readonly leaseId: string; readonly keys: readonly string[] }
+  | { readonly type: 'draining'; readonly graceMs: number }
   | { readonly type: 'deregistered'; readonly reason: 'unhealthy' | 'stopped' }
   | { readonly type: 'lost'; readonly error: string };
 
 export interface RegistrationDeps {
   readonly logger: Logger;
-  /** Abort to stop: the lease is revoked so the node leaves at once. */
+  /** Abort to stop: the node drains for the grace, then the lease is revoked so it leaves. */
   readonly signal: AbortSignal;
+  /** Abort to cut the drain grace short (a second stop signal): the lease is revoked at once. */
+  readonly hurry?: AbortSignal;
   readonly probe?: HealthProbe;
   readonly onEvent?: (event: RegistrationEvent) => void;
 }
 
 /** Bounds the revoke on shutdown: with etcd down the lease simply expires after its TTL. */
 const REVOKE_TIMEOUT_MS = 3_000;
+/** Bounds the draining mark on shutdown: with etcd down, the node leaves when its lease expires anyway. */
+const MARK_TIMEOUT_MS = 2_000;
+export const DEFAULT_DRAIN_GRACE_MS = 5_000;
 /** After an etcd outage every node re-registers at once: jitter keeps them off the recovering cluster in lockstep. */
 const REGISTER_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000, jitter: 'half-ceiling' };
 
@@ -91,6 +102,11 @@ export async function runRegistration(options: RegistrationOptions, deps: Regist
       deps.onEvent?.({ type: 'lost', error: describeError(ending.error) });
       await sleep(delay, signal);
       continue;
+    }
+    if (ending.kind === 'aborted') {
+      // A node that fails its health check is already out of HAProxy's rotation; one that is asked to
+      // stop still serves sessions, which finish while proxies drain it.
+      await drainBeforeLeaving(options, kvs, buildRegistrationKeys(options.prefix, options.layout, { ...record, draining: true }), leaseId, deps, log);
     }
     await revokeQuietly(lease, log);
     const reason = ending.kind === 'unhealthy' ? 'unhealthy' : 'stopped';
@@ -210,15 +226,66 @@ async function watchUntilUnhealthy(
   }
 }
 
-async function revokeQuietly(lease: Lease, log: Logger): Promise<void> {
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), REVOKE_TIMEOUT_MS).unref());
-  try {
-    const outcome = await Promise.race([
-      lease.revoke({ deadline: Date.now() + REVOKE_TIMEOUT_MS }).then(() => 'revoked' as const),
-      timer,
-    ]);
-    if (outcome === 'timeout') log.warn('lease revoke timed out; the node leaves when the TTL expires');
-  } catch (err) {
-    log.warn({ err: describeError(err) }, 'lease revoke failed; the node leaves when the TTL expires');
+/**
+ * Marks the node draining under its own lease, then waits the grace while proxies drain it. Bounded: the
+ * mark gives up after {@link MARK_TIMEOUT_MS}, and a second stop signal (`hurry`) ends the wait at once.
+ */
+async function drainBeforeLeaving(
+  options: RegistrationOptions,
+  kvs: readonly { key: string; value: string }[],
+  draining: readonly { key: string; value: string }[],
+  leaseId: string,
+  deps: RegistrationDeps,
+  log: Logger,
+): Promise<void> {
+  const graceMs = options.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS;
+  // A function, not a value: the signal may abort while this waits.
+  const hurried = (): boolean => deps.hurry?.aborted === true;
+  if (graceMs <= 0 || hurried()) return;
+  const { client } = options;
+  const changed = draining.filter((kv) => !kvs.some((k) => k.key === kv.key && k.value === kv.value));
+  const ops = changed.map((kv) => client.put(kv.key).value(kv.value).lease(leaseId));
+  const first = changed[0];
+  if (first === undefined) return;
+  const outcome = await settleWithin(
+    client.if(first.key, 'Version', '>', -1).then(...ops).else(...ops).commit(),
+    MARK_TIMEOUT_MS,
+    deps.hurry,
+  );
+  if (outcome.kind !== 'done') {
+    const detail = outcome.kind === 'failed' ? describeError(outcome.error) : outcome.kind;
+    log.warn({ leaseId, detail }, 'could not mark the node draining; leaving without the grace');
+    return;
   }
+  log.info({ leaseId, graceMs, keys: changed.map((kv) => kv.key) }, 'draining: proxies stop sending new clients; leaving after the grace');
+  deps.onEvent?.({ type: 'draining', graceMs });
+  await sleep(graceMs, deps.hurry);
+  if (hurried()) log.info({ leaseId }, 'second stop signal: leaving now');
+}
+
+type Settled = { kind: 'done' } | { kind: 'failed'; error: unknown } | { kind: 'timed out' } | { kind: 'cut short' };
+
+/** Waits for `work` at most `ms`, or until `cut` aborts; never rejects. */
+async function settleWithin(work: Promise<unknown>, ms: number, cut?: AbortSignal): Promise<Settled> {
+  const stop = new AbortController();
+  const timer = sleep(ms, stop.signal).then((): Settled => ({ kind: 'timed out' }));
+  const cutShort = cut === undefined ? [] : [whenAborted(cut).then((): Settled => ({ kind: 'cut short' }))];
+  try {
+    return await Promise.race([
+      work.then(
+        (): Settled => ({ kind: 'done' }),
+        (error: unknown): Settled => ({ kind: 'failed', error }),
+      ),
+      timer,
+      ...cutShort,
+    ]);
+  } finally {
+    stop.abort();
+  }
+}
+
+async function revokeQuietly(lease: Lease, log: Logger): Promise<void> {
+  const outcome = await settleWithin(lease.revoke({ deadline: Date.now() + REVOKE_TIMEOUT_MS }), REVOKE_TIMEOUT_MS);
+  if (outcome.kind === 'timed out') log.warn('lease revoke timed out; the node leaves when the TTL expires');
+  if (outcome.kind === 'failed') log.warn({ err: describeError(outcome.error) }, 'lease revoke failed; the node leaves when the TTL expires');
 }

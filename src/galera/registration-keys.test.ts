@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { buildRegistrationKeys } from './registration-keys.js';
+import { decodeCluster } from '../model/decode-cluster.js';
 import { validateRegistration } from './validate-registration.js';
 
 describe('buildRegistrationKeys', () => {
@@ -24,6 +25,15 @@ describe('buildRegistrationKeys', () => {
     expect(rest).toHaveLength(0);
     expect(kv?.key).toBe('/flat/n2');
     expect(JSON.parse(kv?.value ?? '')).toEqual({ ip: '10.0.0.2', port: 3310 });
+  });
+
+  it('marks a leaving node draining in the form the watcher decodes', () => {
+    const seed = buildRegistrationKeys('/p', 'seed', { id: 'a', ip: '10.0.0.1', port: 3306, draining: true });
+    const flat = buildRegistrationKeys('/p', 'flat', { id: 'a', ip: '10.0.0.1', port: 3306, draining: true });
+    expect(seed.at(-1)).toEqual({ key: '/p/a/draining', value: 'true' });
+    expect(JSON.parse(flat[0]?.value ?? '')).toEqual({ ip: '10.0.0.1', port: 3306, draining: true });
+    for (const kvs of [seed, flat]) expect(decodeCluster('/p', kvs).nodes[0]?.draining).toBe(true);
+    expect(decodeCluster('/p', buildRegistrationKeys('/p', 'seed', { id: 'a', ip: '10.0.0.1', port: 3306 })).nodes[0]?.draining).toBeUndefined();
   });
 });
 

@@ -9,6 +9,8 @@ export interface RegistrationRecord {
   readonly ip: string;
   readonly port: number;
   readonly host?: string;
+  /** Leaving: watchers put the node's server in DRAIN (no new client, open sessions finish). */
+  readonly draining?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export function buildRegistrationKeys(
 ): KeyValue[] {
   const base = `${normalizePrefix(prefix)}${record.id}`;
   if (layout === 'flat') {
-    return [{ key: base, value: JSON.stringify({ ip: record.ip, port: record.port }) }];
+    return [{ key: base, value: JSON.stringify({ ip: record.ip, port: record.port, ...(record.draining === true ? { draining: true } : {}) }) }];
   }
   const kvs: KeyValue[] = [
     { key: `${base}/ip`, value: record.ip },
@@ -31,5 +33,6 @@ export function buildRegistrationKeys(
   if (record.host !== undefined && record.host !== '') {
     kvs.push({ key: `${base}/host`, value: record.host });
   }
+  if (record.draining === true) kvs.push({ key: `${base}/draining`, value: 'true' });
   return kvs;
 }

@@ -383,3 +383,38 @@ describe('decodeCluster holds back a seed node whose port may follow its ip', ()
     expect(state.settleSoon).toBe(true);
   });
 });
+
+describe('decodeCluster reads the draining attribute', () => {
+  it('in the seed layout: <id>/draining = true drains the node, false or absent does not', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/draining`]: 'true', [`${P}/b/ip`]: '10.0.0.2', [`${P}/b/draining`]: 'false', [`${P}/c/ip`]: '10.0.0.3' }));
+    expect(state.rejected).toEqual([]);
+    expect(state.nodes.map((n) => [n.id, n.draining])).toEqual([['a', true], ['b', undefined], ['c', undefined]]);
+    expect(state.nodes[0]?.keys).toContain(`${P}/a/draining`);
+  });
+
+  it('in JSON: a "draining" field', () => {
+    expect(flat('{"ip":"10.0.0.5","draining":true}').nodes[0]?.draining).toBe(true);
+    expect(flat('{"ip":"10.0.0.5","draining":false}').nodes[0]?.draining).toBeUndefined();
+  });
+
+  it('beside a flat value of either form: the one leaf a flat value may have', () => {
+    for (const value of ['10.0.0.5:3307', '{"ip":"10.0.0.5","port":3307}']) {
+      const state = decodeCluster(P, kvs({ [`${P}/n1`]: value, [`${P}/n1/draining`]: 'true' }));
+      expect(state.rejected).toEqual([]);
+      expect(state.nodes[0]).toMatchObject({ address: '10.0.0.5', port: 3307, draining: true, keys: [`${P}/n1`, `${P}/n1/draining`] });
+    }
+    // Any other leaf beside a flat value is still two layouts for one id.
+    expect(decodeCluster(P, kvs({ [`${P}/n1`]: '10.0.0.5', [`${P}/n1/draining`]: 'true', [`${P}/n1/port`]: '3307' })).nodes).toEqual([]);
+  });
+
+  it('rejects a bad draining value with one line naming the key', () => {
+    const seed = decodeCluster(P, kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/draining`]: 'yes' }));
+    expect(seed.nodes).toEqual([]);
+    expect(seed.rejected).toEqual([{ key: `${P}/a/draining`, id: 'a', reason: 'draining "yes" must be "true" or "false"' }]);
+    const beside = decodeCluster(P, kvs({ [`${P}/n1`]: '10.0.0.5', [`${P}/n1/draining`]: 'true\nbackup' }));
+    expect(beside.rejected.map((r) => r.key)).toEqual([`${P}/n1/draining`]);
+    expect(beside.rejected[0]?.reason).not.toContain('\n');
+    const json = flat('{"ip":"10.0.0.5","draining":"yes"}');
+    expect(json.rejected).toEqual([{ key: `${P}/n1`, id: 'n1', reason: 'JSON "draining" must be true or false, got string "yes"' }]);
+  });
+});

@@ -8,6 +8,7 @@ import {
   DEFAULT_WEIGHT,
   checkAddress,
   checkBackupText,
+  checkDrainingText,
   checkIPv6,
   checkPortText,
   checkWeightText,
@@ -19,9 +20,11 @@ import {
 /**
  * Leaf keys of the seed layout `<prefix>/<id>/<leaf>`. `weight` and `backup` extend the seed's layout so
  * that it can say everything the JSON form can; `service_instance_name` is written by the seed's
- * registration loop and carries nothing HAProxy needs.
+ * registration loop and carries nothing HAProxy needs. `draining` is also the one leaf allowed beside a
+ * flat value: an `ip:port` string has no room for an attribute, and `galera-haproxy drain` marks a node of
+ * any layout the same way, without rewriting a value that its registrar owns.
  */
-const SEED_LEAVES = ['ip', 'port', 'host', 'weight', 'backup', 'service_instance_name'] as const;
+const SEED_LEAVES = ['ip', 'port', 'host', 'weight', 'backup', 'draining', 'service_instance_name'] as const;
 type SeedLeaf = (typeof SEED_LEAVES)[number];
 
 interface IdEntry {
@@ -197,7 +200,13 @@ function decodeEntry(
   const leafKeys = [...entry.leaves.values()].map((kv) => kv.key);
   const createRevision = firstCreated(entry.flat === undefined ? entry.leaves.values() : [entry.flat]);
   const revision = createRevision === undefined ? {} : { createRevision };
-  if (entry.flat !== undefined && entry.leaves.size > 0) {
+  const drainingKv = entry.leaves.get('draining');
+  const draining = drainingKv === undefined ? { ok: true as const, value: false } : field(drainingKv, checkDrainingText);
+  if (!draining.ok) {
+    rejected.push({ key: drainingKv?.key ?? `${base}${id}/draining`, id, reason: draining.reason });
+    return null;
+  }
+  if (entry.flat !== undefined && [...entry.leaves.keys()].some((leaf) => leaf !== 'draining')) {
     rejected.push({
       key: entry.flat.key,
       id,
@@ -215,7 +224,9 @@ function decodeEntry(
     if (ignoredFields.length > 0) {
       notes.push({ key: entry.flat.key, id, reason: `JSON field ${ignoredFields.map((f) => quote(f)).join(', ')} ignored (known: ${JSON_FIELDS.join(', ')})` });
     }
-    return { id, endpoint, keys: [entry.flat.key], mainKey: entry.flat.key, ...revision };
+    // Either mark drains the node: the registrar's JSON field or an operator's key beside the value.
+    const drained = draining.value && endpoint.draining !== true ? { ...endpoint, draining: true as const } : endpoint;
+    return { id, endpoint: drained, keys: [entry.flat.key, ...leafKeys], mainKey: entry.flat.key, ...revision };
   }
 
   const ipKv = entry.leaves.get('ip');
@@ -257,7 +268,7 @@ function decodeEntry(
     if (checked.ok) host = checked.value;
     else rejected.push({ key: hostKv.key, id, reason: `${checked.reason} (field ignored, node kept)` });
   }
-  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup: backup.value };
+  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup: backup.value, ...(draining.value ? { draining: true as const } : {}) };
   return { id, endpoint: host === undefined ? endpoint : { ...endpoint, host }, keys: leafKeys.sort(), mainKey: ipKv.key, ...revision };
 }
 

@@ -20,6 +20,8 @@ export interface Endpoint {
   readonly weight: number;
   readonly backup: boolean;
   readonly host?: string;
+  /** Out of rotation (HAProxy `state drain`): present, and true, only for a draining node. */
+  readonly draining?: true;
 }
 
 /** A flat value decoded, with the JSON fields that were ignored because this version does not know them. */
@@ -28,7 +30,7 @@ export interface FlatValue {
   readonly ignoredFields: readonly string[];
 }
 
-export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host'] as const;
+export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host', 'draining'] as const;
 
 /**
  * One flat value: `ip`, `host`, `ip:port`, `[ipv6]`, `[ipv6]:port`, a bare IPv6 address (all of it is the
@@ -73,7 +75,7 @@ export function parseFlatValue(raw: string, defaultPort: number = DEFAULT_PORT):
 }
 
 /**
- * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "..."}`. `port` and `weight` may be
+ * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "...", "draining": false}`. `port` and `weight` may be
  * numbers or decimal strings (`"3306"`, as the seed layout's text keys are read); anything else in them is
  * refused. Unknown fields (`"datacenter"`, written by a newer registrar or another tool) are ignored and
  * returned in `ignoredFields`: refusing them would take a healthy node out of HAProxy over data nobody here
@@ -113,13 +115,18 @@ export function parseJsonValue(value: string, defaultPort: number = DEFAULT_PORT
     return { ok: false, reason: `JSON "backup" must be true or false, got ${jsonType(backup)}` };
   }
 
+  const draining = record['draining'] ?? false;
+  if (typeof draining !== 'boolean') {
+    return { ok: false, reason: `JSON "draining" must be true or false, got ${jsonType(draining)}` };
+  }
+
   let host: string | undefined;
   if (record['host'] !== undefined) {
     const checked = checkHostText(record['host']);
     if (!checked.ok) return { ok: false, reason: `JSON "host": ${checked.reason}` };
     host = checked.value;
   }
-  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup };
+  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup, ...(draining ? { draining } : {}) };
   return { ok: true, value: { endpoint: host === undefined ? endpoint : { ...endpoint, host }, ignoredFields } };
 }
 

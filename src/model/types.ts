@@ -9,6 +9,13 @@ export interface KeyValue {
   readonly createRevision?: bigint;
 }
 
+/** A key as etcd stores it, with its lease and last write: what operator commands write beside it. */
+export interface StoredKeyValue extends KeyValue {
+  /** Lease id in decimal, `0` for none. */
+  readonly lease: string;
+  readonly modRevision: string;
+}
+
 /** A Galera node that passed validation and may be rendered into haproxy.cfg. */
 export interface GaleraNode {
   /** The `<id>` path segment under the prefix, as registered (untrusted, never rendered raw). */
@@ -28,6 +35,12 @@ export interface GaleraNode {
   readonly backup: boolean;
   /** Informational host name registered with the node (seed layout `host` key). */
   readonly host?: string;
+  /**
+   * The node is leaving or under maintenance (`<id>/draining` = `true`, or `"draining": true` in JSON):
+   * its server is put in HAProxy's DRAIN state, no new client and the open sessions left to finish.
+   * Present only when true.
+   */
+  readonly draining?: true;
   /** The etcd keys this node was decoded from. */
   readonly keys: readonly string[];
   /**

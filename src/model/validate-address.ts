@@ -152,7 +152,16 @@ export function checkWeightNumber(weight: number, shown: string = String(weight)
 
 /** `true`/`false` only: `yes`, `1` and friends are guesses, and a wrong guess moves all the traffic. */
 export function checkBackupText(value: string): Checked<boolean> {
+  return checkSwitchText('backup', value);
+}
+
+/** The `draining` attribute: `true` takes the node out of rotation without cutting its sessions. */
+export function checkDrainingText(value: string): Checked<boolean> {
+  return checkSwitchText('draining', value);
+}
+
+function checkSwitchText(field: string, value: string): Checked<boolean> {
   if (value === 'true') return ok(true);
   if (value === 'false') return ok(false);
-  return bad(`backup ${quote(value)} must be "true" or "false"`);
+  return bad(`${field} ${quote(value)} must be "true" or "false"`);
 }

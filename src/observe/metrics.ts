@@ -30,7 +30,7 @@ export function createMetrics(): Metrics {
     }),
     nodes: new Gauge({
       name: 'galera_haproxy_nodes',
-      help: 'Nodes under each service\'s prefix at the last pass, by service and state (valid, rejected, incomplete)',
+      help: 'Nodes under each service\'s prefix at the last pass, by service and state (valid, rejected, incomplete; draining counts the valid nodes that are draining)',
       labelNames: ['state', 'service'],
       registers: [registry],
     }),

@@ -20,6 +20,8 @@ export interface ServiceStatus {
   readonly valid: number;
   readonly rejected: number;
   readonly incomplete: number;
+  /** Servers of the valid nodes that are draining, when any is. */
+  readonly draining?: readonly string[];
   /** Why the service's min-servers guard holds it, when it does. */
   readonly held?: string;
 }

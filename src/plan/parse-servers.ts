@@ -5,7 +5,17 @@ import type { ServerSpec } from './types.js';
 export interface ParsedServer extends ServerSpec {
   /** Tokens after `<addr>:<port>` other than `weight N` and `backup`, in file order. */
   readonly options: readonly string[];
+  /** The line ends with the comment `# draining`: the server is wanted in HAProxy's DRAIN state. */
+  readonly draining?: true;
 }
+
+/**
+ * How a rendered file says a server is draining. HAProxy has no server keyword for a drained start
+ * (`disabled` is maintenance, `weight 0` would lose the node's weight), so the file carries it as a
+ * comment HAProxy ignores and the plan reads back; a reload keeps the state through the server-state
+ * file (FDRAIN), and a cold start is drained again by the first pass or the drift repair.
+ */
+const DRAINING_COMMENT = /#\s*draining\s*$/;
 
 /** What a rendered config says about its proxies and servers. */
 export interface ParsedConfig {
@@ -127,7 +137,7 @@ function parseConfigText(config: string): ParsedConfig {
     }
     if (keyword === 'server' && SERVER_SECTIONS.has(section)) {
       const server = parseServerLine(sectionName, tokens, defaultServer.get(sectionName) ?? []);
-      if (server) servers.push(server);
+      if (server) servers.push(DRAINING_COMMENT.test(line) ? { ...server, draining: true } : server);
     }
   }
   return { servers, defaultServer, backends, serverStateFile, serverStateBase };

@@ -148,3 +148,42 @@ describe('planChanges', () => {
     expect(added.reloadReasons).toEqual(['server galera/n2 is new with host name db2.example, which the runtime API cannot resolve']);
   });
 });
+
+describe('planChanges and draining', () => {
+  const draining = (n: Node): Node => ({ ...n, extra: ' # draining' });
+  const FDRAIN = 8;
+  const FMAINT = 1;
+
+  it('reads the draining marker of a server line', () => {
+    expect(parseConfig(config([draining(a), b])).servers.map((s) => s.draining)).toEqual([true, undefined]);
+  });
+
+  it('puts a server the file marks draining in DRAIN, by the runtime', () => {
+    const plan = planChanges({ previousConfig: config([a, b]), nextConfig: config([draining(a), b]), runtime: runtimeOf([a, b]) });
+    expect(plan.reloadReasons).toEqual([]);
+    expect(plan.runtimeOps).toEqual([{ op: 'set-state', state: 'drain', server: expect.objectContaining({ name: 'a' }) }]);
+  });
+
+  it('leaves a server alone that is already drained, and keeps it drained against the drift repair', () => {
+    const cfg = config([draining(a), b]);
+    const runtime = runtimeOf([a]).map((s) => ({ ...s, adminState: FDRAIN })).concat(runtimeOf([b]));
+    expect(planChanges({ previousConfig: cfg, nextConfig: cfg, runtime }).runtimeOps).toEqual([]);
+  });
+
+  it('drains a server that someone put in maintenance by hand when the file says draining', () => {
+    const cfg = config([draining(a)]);
+    const ops = planChanges({ previousConfig: cfg, nextConfig: cfg, runtime: runtimeOf([a], FMAINT | FDRAIN) }).runtimeOps;
+    expect(ops.map((op) => op.op === 'set-state' && op.state)).toEqual(['drain']);
+  });
+
+  it('sets an undrained server ready again, and calls a drain the file never asked for drift', () => {
+    const undrain = planChanges({ previousConfig: config([draining(a)]), nextConfig: config([a]), runtime: runtimeOf([a], FDRAIN) });
+    expect(undrain.runtimeOps).toEqual([{ op: 'set-state', state: 'ready', server: expect.objectContaining({ name: 'a' }) }]);
+    const drift = planChanges({ previousConfig: config([a]), nextConfig: config([a]), runtime: runtimeOf([a], FDRAIN) });
+    expect(drift.runtimeOps.map((op) => op.op)).toEqual(['repair']);
+  });
+
+  it('a draining marker is not a structure change: no reload', () => {
+    expect(structureOf(config([draining(a)]))).toBe(structureOf(config([a])));
+  });
+});

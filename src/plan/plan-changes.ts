@@ -1,6 +1,6 @@
 import { parseConfig, structureOf, type ParsedServer } from './parse-servers.js';
 import type { Plan, RuntimeOp, RuntimeServer, ServerSpec } from './types.js';
-import { forcedOutOfRotation } from './admin-state.js';
+import { AdminState, forcedOutOfRotation } from './admin-state.js';
 import { isIpLiteral } from '../model/validate-address.js';
 
 export interface PlanInput {
@@ -39,7 +39,22 @@ function optionsReasons(previous: readonly ParsedServer[], next: readonly Parsed
   return reasons;
 }
 
-function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[]): RuntimeOp[] {
+/**
+ * The admin-state op a server needs, if any. A server the file marks draining is put in DRAIN (also out
+ * of a maintenance set by hand: the file says what it should be); one the previous file marked draining
+ * and this one does not is set ready again (undrain); any other forced drain or maintenance is drift.
+ */
+function adminOp(server: ParsedServer, spec: ServerSpec, current: RuntimeServer, wasDraining: boolean): RuntimeOp | null {
+  if (server.draining === true) {
+    const drained = (current.adminState & (AdminState.FDRAIN | AdminState.FMAINT)) === AdminState.FDRAIN;
+    return drained ? null : { op: 'set-state', server: spec, state: 'drain' };
+  }
+  if (!forcedOutOfRotation(current)) return null;
+  if (wasDraining) return { op: 'set-state', server: spec, state: 'ready' };
+  return { op: 'repair', server: spec, reason: `admin state ${current.adminState} (maintenance or drain) but wanted in service` };
+}
+
+function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[], wasDraining: ReadonlySet<string>): RuntimeOp[] {
   const live = new Map(runtime.map((s) => [keyOf(s), s]));
   const wanted = new Set(next.map(keyOf));
   const backends = new Set(next.map((s) => s.backend));
@@ -82,9 +97,8 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
     if (current.weight !== server.weight) {
       updates.push({ op: 'set-weight', server: spec, from: current.weight });
     }
-    if (forcedOutOfRotation(current)) {
-      updates.push({ op: 'repair', server: spec, reason: `admin state ${current.adminState} (maintenance or drain) but wanted in service` });
-    }
+    const admin = adminOp(server, spec, current, wasDraining.has(keyOf(server)));
+    if (admin !== null) updates.push(admin);
   }
   for (const server of runtime) {
     // Backends that the config does not hold are a structural matter, caught by structureOf.
@@ -104,18 +118,20 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
 export function planChanges(input: PlanInput): Plan {
   const next = parseConfig(input.nextConfig);
   const reasons: string[] = [];
+  const previous = input.previousConfig === null ? [] : parseConfig(input.previousConfig).servers;
+  const wasDraining = new Set(previous.filter((s) => s.draining === true).map(keyOf));
   if (input.previousConfig === null) {
     reasons.push('the running config is unknown (first apply)');
   } else {
     const before = structureOf(input.previousConfig);
     const after = structureOf(input.nextConfig);
     if (before !== after) reasons.push(`config structure changed: ${firstDifference(before, after)}`);
-    reasons.push(...optionsReasons(parseConfig(input.previousConfig).servers, next.servers));
+    reasons.push(...optionsReasons(previous, next.servers));
   }
   if (input.runtime === null) {
     reasons.push('the runtime state could not be read');
     return { runtimeOps: [], reloadReasons: reasons };
   }
-  const ops = runtimeOps(next.servers, input.runtime, reasons);
+  const ops = runtimeOps(next.servers, input.runtime, reasons, wasDraining);
   return { runtimeOps: reasons.length > 0 ? [] : ops, reloadReasons: reasons };
 }

@@ -31,6 +31,8 @@ export type RuntimeOp =
   | { readonly op: 'set-addr'; readonly server: ServerSpec; readonly from: { address: string; port: number } }
   | { readonly op: 'set-weight'; readonly server: ServerSpec; readonly from: number }
   | { readonly op: 'set-backup'; readonly server: ServerSpec }
+  /** `drain`: the node is draining (no new client, sessions finish); `ready`: it is back in rotation. */
+  | { readonly op: 'set-state'; readonly server: ServerSpec; readonly state: 'drain' | 'ready' }
   | { readonly op: 'repair'; readonly server: ServerSpec; readonly reason: string };
 
 /** The plan is a value: runtime operations, and the reasons a reload is needed (none, no reload). */

@@ -9,6 +9,7 @@ import type { ServiceSpec } from '../model/service.js';
 import { serverNameFor } from '../model/server-name.js';
 import type { ClusterState, KeyValue } from '../model/types.js';
 import { createRenderer, defaultTemplatePath } from './render-config.js';
+import { parseServers } from '../plan/parse-servers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const PREFIX = '/components/galera';
@@ -78,6 +79,30 @@ describe('default template (golden files)', () => {
     const b = renderer.render(decodeCluster(PREFIX, [...kvs].reverse()), { revision: '7' });
     expect(a).toBe(b);
     expect(a).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('marks a draining node\'s server lines, in the write and the read section, and the plan reads the mark back', () => {
+    const kvs: KeyValue[] = [
+      { key: `${PREFIX}/a/ip`, value: '10.0.0.1' },
+      { key: `${PREFIX}/a/draining`, value: 'true' },
+      { key: `${PREFIX}/b/ip`, value: '10.0.0.2' },
+      { key: `${PREFIX}/b/backup`, value: 'true' },
+      { key: `${PREFIX}/b/draining`, value: 'true' },
+      { key: `${PREFIX}/c/ip`, value: '10.0.0.3' },
+    ];
+    const text = createRenderer({ vars: { read_listen: '127.0.0.1:13307' } }).render(decodeCluster(PREFIX, kvs), { revision: '1' });
+    const lines = text.split('\n').filter((line) => /^\s*server\s/.test(line)).map((line) => line.trim());
+    expect(lines).toEqual([
+      'server a 10.0.0.1:3306 weight 1 # draining',
+      'server b 10.0.0.2:3306 weight 1 backup # draining',
+      'server c 10.0.0.3:3306 weight 1',
+      'server a 10.0.0.1:3306 weight 1 # draining',
+      'server b 10.0.0.2:3306 weight 1 # draining',
+      'server c 10.0.0.3:3306 weight 1',
+    ]);
+    expect(parseServers(text).map((s) => `${s.backend}/${s.name}:${String(s.draining === true)}`)).toEqual([
+      'galera/a:true', 'galera/b:true', 'galera/c:false', 'galera_read/a:true', 'galera_read/b:true', 'galera_read/c:false',
+    ]);
   });
 
   it('never lets a hostile value add a line', () => {

@@ -47,6 +47,8 @@ export interface TemplateNode {
   readonly weight: number;
   readonly backup: boolean;
   readonly host: string;
+  /** Render the server in HAProxy's DRAIN state: end its line with `# draining` (see parse-servers.ts). */
+  readonly draining: boolean;
 }
 
 /**
@@ -195,6 +197,7 @@ function toTemplateNode(node: ClusterState['nodes'][number]): TemplateNode {
     weight: node.weight,
     backup: node.backup,
     host: node.host ?? '',
+    draining: node.draining === true,
   };
 }
 

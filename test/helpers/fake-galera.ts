@@ -83,9 +83,15 @@ export async function startFakeGaleraNode(options: FakeGaleraOptions): Promise<F
   const http = createHttpServer((req, res) => {
     checkCount += 1;
     req.resume();
-    const body = healthy ? 'Galera cluster node is synced.\r\n' : 'Galera cluster node is not synced.\r\n';
+    // Like `galera-haproxy clustercheck`: JSON with the state and the reason when asked for it.
+    const json = (req.headers.accept ?? '').includes('application/json');
+    const body = json
+      ? `${JSON.stringify({ healthy, state: healthy ? 'Synced' : 'Donor/Desynced', wsrep_local_state: healthy ? 4 : 2, wsrep_local_recv_queue: healthy ? 0 : 7, reason: healthy ? 'synced' : 'node is a donor (simulated)' })}\n`
+      : healthy
+        ? 'Galera cluster node is synced.\r\n'
+        : 'Galera cluster node is not synced.\r\n';
     res.writeHead(healthy ? 200 : 503, {
-      'Content-Type': 'text/plain',
+      'Content-Type': json ? 'application/json' : 'text/plain',
       'Content-Length': Buffer.byteLength(body),
       Connection: 'close',
     });

@@ -60,11 +60,11 @@ describe('register against a real etcd', () => {
     await etcd?.destroy();
   });
 
-  it('writes the seed keys under a lease, and SIGTERM revokes it so they vanish at once', async () => {
+  it('writes the seed keys under a lease; SIGTERM marks the node draining under it, then revokes it', async () => {
     const prefix = '/components/galera';
     const cli = spawnCli([
       'register', '--id', 'db1', '--ip', '127.0.0.11', '--port', '3306', '--host', 'db1.test',
-      '--ttl', '30', '--etcd-endpoints', etcd.endpoint, '--prefix', prefix,
+      '--ttl', '30', '--etcd-endpoints', etcd.endpoint, '--prefix', prefix, '--drain-grace', '1s',
     ]);
     children.push(cli.child);
     const keys = await waitUntil('seed keys', async () => {
@@ -83,6 +83,13 @@ describe('register against a real etcd', () => {
     // A TTL of 30 s proves the keys left because of the revoke, not because the lease expired.
     const sentAt = Date.now();
     cli.child.kill('SIGTERM');
+    // First the draining mark, under the node's own lease, while the other keys are still there.
+    const marked = await waitUntil('draining mark', async () => {
+      const found = await readKeys(client, `${prefix}/db1/`);
+      return found.has(`${prefix}/db1/draining`) ? found : null;
+    }, 5_000);
+    expect(marked.get(`${prefix}/db1/draining`)).toEqual({ value: 'true', lease });
+    expect(marked.size).toBe(4);
     await waitUntil('keys removed', async () => ((await readKeys(client, `${prefix}/db1/`)).size === 0 ? true : null), 5_000);
     const goneAfterMs = Date.now() - sentAt;
     expect(await cli.exit).toBe(0);
