@@ -7,6 +7,7 @@ import { createPlanCommand } from './plan-command.js';
 import { createWatchCommand } from './watch-command.js';
 import { createRegisterCommand } from './register-command.js';
 import { createClustercheckCommand } from './clustercheck-command.js';
+import { createSwitchoverCommand } from './switchover-command.js';
 import { CommandFailed } from './command-failed.js';
 import { USAGE_EXAMPLES } from './pipeline-flags.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
     createWatchCommand(io),
     createRegisterCommand(io),
     createClustercheckCommand(io),
+    createSwitchoverCommand(io),
   ]) {
     program.addCommand(sub.exitOverride().configureOutput({ writeOut: (s: string) => io.stdout.write(s), writeErr: (s: string) => io.stderr.write(s) }));
   }

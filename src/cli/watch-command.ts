@@ -173,7 +173,10 @@ export function createWatchCommand(io: CliIO): Command {
     // A pass in flight may be waiting seconds for HAProxy to confirm a reload; an orchestrator's grace
     // period is short, and the file is only ever replaced atomically, so it is not waited for long: the
     // next start reconciles whatever the pass left undone.
-    const stopped = Promise.all([status?.close(), templateWatch.current?.close(), configWatcher?.close(), loop.stop(), started]).then(() => true);
+    const stopped = Promise.all([status?.close(), templateWatch.current?.close(), configWatcher?.close(), loop.stop(), started]).then(() => {
+      pipeline.close();
+      return true;
+    });
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([stopped, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
     clearTimeout(timer);
@@ -190,6 +193,7 @@ export function describeServices(services: readonly ServiceSpec[], pass: SyncRes
   return services.map((service, i) => {
     const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
     const held = pass?.held?.find((h) => h.service === service.name);
+    const writer = pass?.writers?.find((w) => w.service === service.name);
     return {
       name: service.name,
       prefix: service.prefix,
@@ -197,6 +201,12 @@ export function describeServices(services: readonly ServiceSpec[], pass: SyncRes
       rejected: pass?.state.rejected.filter(mine).length ?? 0,
       incomplete: pass?.state.incomplete.filter(mine).length ?? 0,
       ...(held === undefined ? {} : { held: held.reason }),
+      ...(writer === undefined ? {} : { writer: withoutService(writer) }),
     };
   });
+}
+
+function withoutService<T extends { readonly service: string }>(item: T): Omit<T, 'service'> {
+  const { service: _service, ...rest } = item;
+  return rest;
 }
