@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
@@ -271,5 +271,23 @@ describe('single writer through the etcd record, three proxies', () => {
     expect(now).toMatchObject({ node: NODES[0]!.id, by: 'operator', version: before.version + 1 });
     expect(sampler.twoWriters()).toEqual([]);
     expect(proxies.flatMap(proposalsWon).filter((e) => logTime(e) >= sampler.samples[0]!.t)).toEqual([]);
+  });
+
+  it('a record that does not decode: one error line naming the key, never rendered, replaced by one proposal', async () => {
+    const before = (await record())!;
+    const startedAt = Date.now();
+    await client.put(KEY).value('db-a\n  server injected 10.9.9.9:3306');
+    // record() throws on the bad value, and `eventually` retries until a proposal replaced it.
+    const replaced = await eventually('a valid record again', async () => (await record()) ?? undefined, 15_000);
+    expect(replaced.version).toBe(before.version + 2);
+    expect(nameOf(replaced.node)).toBe('db-b');
+    await allWriteTo('db-b');
+    const won = proxies.flatMap(proposalsWon).filter((e) => logTime(e) >= startedAt);
+    expect(won).toHaveLength(1);
+    expect(won[0]?.['reason']).toBe('the writer record does not decode');
+    const errors = proxies.flatMap((p) => p.watcher.logs.filter((e) => e.level === 'error' && logTime(e) >= startedAt));
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    for (const e of errors) expect(e.msg).toMatch(new RegExp(`^writer record ${KEY}: writer record ".*" is not JSON; treated as no record`));
+    for (const p of proxies) expect(await readFile(join(p.dir.path, 'haproxy.cfg'), 'utf8')).not.toContain('10.9.9.9');
   });
 });
