@@ -4,7 +4,7 @@ import { decodeServices, nodesOf } from '../model/decode-cluster.js';
 import { planSwitchover } from '../model/choose-writer.js';
 import { writerKeyOf } from '../model/service.js';
 import { encodeWriterRecord, readWriterRecord } from '../model/writer-record.js';
-import { readUpServers } from '../daemon/writer-election.js';
+import { readWriteListener } from '../daemon/writer-election.js';
 import { describeError } from '../errors.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
@@ -47,7 +47,7 @@ export function createSwitchoverCommand(io: CliIO): Command {
     const state = decodeServices(pipeline.services, view.kvs);
     const key = writerKeyOf(service);
     const read = readWriterRecord(key, view.kvs);
-    const up = await readUpServers(service.name, pipeline.applier, logger);
+    const up = (await readWriteListener(service.name, pipeline.applier, logger))?.up ?? null;
     const plan = planSwitchover(read, nodesOf(state, service.name, pipeline.services[0] === service), up, to);
     if (plan.kind === 'refuse') throw new CommandFailed(`switchover of ${service.name} to ${to} refused: ${plan.reason}`, ExitCode.failed);
     if (plan.kind === 'already') {

@@ -327,7 +327,7 @@ describe('syncToView', () => {
     }
     const upIn = (...up: string[]): Applier => ({
       ...applier('runtime'),
-      runtime: async () => ['a', 'b', 'c'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState: up.includes(name) ? 2 : 0, adminState: 0 })),
+      runtime: async () => ['a', 'b', 'c'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 0, backup: false, operState: up.includes(name) ? 2 : 0, adminState: 0 })),
     });
     const election = (store: WriterStore | null, proxyId = 'proxy-a') => new WriterElection({ store, proxyId, metrics: createMetrics() });
     const run = (v: SourceView, app: Applier | null, store: WriterStore | null) =>

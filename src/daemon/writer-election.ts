@@ -4,7 +4,7 @@ import type { GaleraNode } from '../model/types.js';
 import type { SourceView } from '../source/types.js';
 import { writerKeyOf, type ServiceSpec } from '../model/service.js';
 import { encodeWriterRecord, readWriterRecord, type ReadRecord, type WriterView } from '../model/writer-record.js';
-import { inMaintenance } from '../plan/admin-state.js';
+import { inMaintenance, inRotation } from '../plan/admin-state.js';
 import type { WriterStore } from '../source/writer-store.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -65,8 +65,9 @@ export class WriterElection {
     const key = writerKeyOf(service);
     let read = this.newest(service.name, readWriterRecord(key, view.kvs), view.revision);
     this.reportMalformed(service.name, key, read, log);
-    const up = await readUpServers(service.name, applier, log);
-    let decision = decideWriter(read, nodes, up);
+    const listener = await readWriteListener(service.name, applier, log);
+    const up = listener?.up ?? null;
+    let decision = decideWriter(read, nodes, up, listener?.serving ?? null);
     if (decision.kind === 'propose' && mayPropose && this.options.store !== null) {
       read = await this.propose(service.name, key, decision, read, log);
       if (read.kind !== 'none') this.fromSwap.set(service.name, read);
@@ -151,11 +152,22 @@ function recordWriter(read: ReadRecord, nodes: readonly GaleraNode[]): GaleraNod
   return read.kind === 'ok' ? (findRecordNode(nodes, read.record.node) ?? null) : null;
 }
 
+/** What this HAProxy's write listener shows: the servers UP by its own checks, and the one writes go to now. */
+export interface WriteListenerView {
+  readonly up: ReadonlySet<string>;
+  /**
+   * The first server (in HAProxy's order) that can take a write now: UP, in rotation, weight above 0.
+   * Under a record it is the record's writer; before any record exists it is the writer an earlier
+   * version chose on its own (`balance first`, writer listed first), kept when the first record is made.
+   */
+  readonly serving: string | null;
+}
+
 /**
- * Server names UP in this HAProxy's write listener, by its own checks (`show servers state`): the
- * servers that are not the writer carry weight 0 there but are still checked. Null when unknown.
+ * Reads the write listener's servers (`show servers state`): the servers that are not the writer carry
+ * weight 0 there but are still checked. Null when the runtime cannot be read.
  */
-export async function readUpServers(backend: string, applier: Applier | null, log: Logger): Promise<ReadonlySet<string> | null> {
+export async function readWriteListener(backend: string, applier: Applier | null, log: Logger): Promise<WriteListenerView | null> {
   if (applier?.runtime === undefined) return null;
   let runtime;
   try {
@@ -165,5 +177,6 @@ export async function readUpServers(backend: string, applier: Applier | null, lo
     return null;
   }
   if (runtime === null) return null;
-  return new Set(runtime.filter((s) => s.backend === backend && s.operState === 2 && !inMaintenance(s)).map((s) => s.name));
+  const up = runtime.filter((s) => s.backend === backend && s.operState === 2 && !inMaintenance(s));
+  return { up: new Set(up.map((s) => s.name)), serving: up.find((s) => inRotation(s) && s.weight > 0)?.name ?? null };
 }

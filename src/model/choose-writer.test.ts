@@ -63,6 +63,14 @@ describe('decideWriter', () => {
     expect(decideWriter({ kind: 'none' }, three, up('db3', 'db2'))).toMatchObject({ kind: 'propose', to: { name: 'db2' }, from: null, epoch: 0n, reason: 'no writer record' });
   });
 
+  it('without a record keeps the writer this HAProxy already writes to, if it may be one (an upgrade)', () => {
+    expect(decideWriter({ kind: 'none' }, three, up('db1', 'db2', 'db3'), 'db3')).toMatchObject({ kind: 'propose', to: { name: 'db3' }, epoch: 0n, reason: "no writer record; db3 already takes this HAProxy's writes" });
+    const withZero = [node('db1'), node('db2', { priority: 0 })];
+    expect(decideWriter({ kind: 'none' }, withZero, up('db1', 'db2'), 'db2')).toMatchObject({ kind: 'propose', to: { name: 'db1' }, reason: 'no writer record' });
+    // With a record, what HAProxy does now never matters: only the record's writer and its health.
+    expect(decideWriter(record('uuid-db1', 3n), three, up('db2', 'db3'), 'db3')).toMatchObject({ kind: 'propose', to: { name: 'db2' } });
+  });
+
   it('replaces a record that does not decode, against its epoch', () => {
     expect(decideWriter({ kind: 'malformed', epoch: 4n, reason: 'x' }, three, up('db1'))).toMatchObject({ kind: 'propose', to: { name: 'db1' }, epoch: 4n });
   });

@@ -43,19 +43,26 @@ export type WriterDecision =
  * - A writer gone from etcd, or DOWN here, is replaced by the best candidate, proposed against the epoch
  *   seen; no record, or one that does not decode, likewise. Only a record that names a registered node
  *   is ever rendered: never a local choice.
+ * - With no record at all, `serving` (the server this HAProxy sends writes to now, if any) is proposed
+ *   when it is a candidate: a proxy upgraded from the per-daemon choice keeps its writer instead of
+ *   moving writes for no reason.
  */
-export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up: ReadonlySet<string> | null): WriterDecision {
+export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up: ReadonlySet<string> | null, serving: string | null = null): WriterDecision {
   const named = read.kind === 'ok' ? findRecordNode(nodes, read.record.node) : undefined;
   if (named !== undefined && (up === null || up.has(named.name))) return { kind: 'keep', writer: named };
   const current = named ?? null;
   if (up === null) return { kind: 'stay', writer: current, why: 'HAProxy health unknown' };
-  const best = writerCandidates(nodes, up).find((n) => n !== named);
+  const candidates = writerCandidates(nodes, up).filter((n) => n !== named);
+  const kept = read.kind === 'none' ? candidates.find((n) => n.name === serving) : undefined;
+  const best = kept ?? candidates[0];
   const from = read.kind === 'ok' ? read.record.node : null;
   if (best === undefined) return { kind: 'stay', writer: current, why: 'no other node is UP with a priority above 0' };
   const epoch = read.kind === 'none' ? 0n : read.epoch;
   const reason =
     read.kind === 'none'
-      ? 'no writer record'
+      ? kept === undefined
+        ? 'no writer record'
+        : `no writer record; ${kept.name} already takes this HAProxy's writes`
       : read.kind === 'malformed'
         ? 'the writer record does not decode'
         : named === undefined

@@ -13,7 +13,7 @@ import { inRotation } from '../../src/plan/admin-state.js';
 // One Galera cluster behind several proxies (each a real HAProxy with its own real `watch`), one etcd,
 // single-writer mode: every proxy must send writes to the node the etcd writer record names, and a
 // writer change must never leave two proxies writing to two nodes. Simulated Galera nodes on
-// 127.0.0.202-204, the proxies' write (3306) and read (3307) listeners on 127.0.0.205-208.
+// 127.0.0.202-204, the proxies' write (3306) and read (3307) listeners on 127.0.0.205-209.
 const PREFIX = '/components/galera';
 const KEY = `${PREFIX}/_writer`;
 // Ids as a registrar writes them (uuids); server names come from the `host` field.
@@ -23,7 +23,7 @@ const NODES = [
   // Priority 0: never proposed, though it is UP all along and sorts last... and first by id.
   { id: '00aa33ff-c', host: 'db-c', ip: '127.0.0.204', priority: 0 },
 ];
-const PROXY_IPS = ['127.0.0.205', '127.0.0.206', '127.0.0.207', '127.0.0.208'];
+const PROXY_IPS = ['127.0.0.205', '127.0.0.206', '127.0.0.207', '127.0.0.208', '127.0.0.209'];
 
 interface Proxy {
   readonly id: string;
@@ -42,7 +42,7 @@ const galera: FakeGaleraNode[] = [];
 const proxies: Proxy[] = [];
 const stopped: CliDaemon[] = [];
 
-const register = (n: (typeof NODES)[number]) => client.put(`${PREFIX}/${n.id}`).value(JSON.stringify({ ip: n.ip, port: 3306, host: n.host, priority: n.priority }));
+const register = (n: (typeof NODES)[number], prefix = PREFIX) => client.put(`${prefix}/${n.id}`).value(JSON.stringify({ ip: n.ip, port: 3306, host: n.host, priority: n.priority }));
 
 /** The servers of the write listener that can take a new connection now: UP, in rotation, weight > 0. */
 async function writable(p: Proxy): Promise<string[]> {
@@ -54,8 +54,8 @@ async function upIn(p: Proxy, backend: string): Promise<string[]> {
   return (await runtimeServers(p.statsSocket, backend)).filter((s) => s.operState === 2 && inRotation(s)).map((s) => s.name).sort();
 }
 
-async function record(): Promise<{ node: string; by: string; reason: string; version: number; modRevision: string } | null> {
-  const res = await client.get(KEY).exec();
+async function record(key = KEY): Promise<{ node: string; by: string; reason: string; version: number; modRevision: string } | null> {
+  const res = await client.get(key).exec();
   const kv = res.kvs[0];
   if (kv === undefined) return null;
   const parsed = JSON.parse(kv.value.toString()) as { node: string; by: string; reason: string };
@@ -64,14 +64,15 @@ async function record(): Promise<{ node: string; by: string; reason: string; ver
 
 const nameOf = (id: string): string => NODES.find((n) => n.id === id)?.host ?? `unknown ${id}`;
 
-async function startProxy(index: number): Promise<Proxy> {
+/** A proxy: HAProxy started on the file `render` makes (edited by `firstConfig`), and its `watch`. */
+async function startProxy(index: number, options: { prefix?: string; firstConfig?: (text: string) => string } = {}): Promise<Proxy> {
   const ip = PROXY_IPS[index]!;
   const dir = await tempDir(`galera-haproxy-writer-${index}-`);
   const statsSocket = join(dir.path, 'admin.sock');
   const configPath = join(dir.path, 'haproxy.cfg');
   const common = [
     '--etcd-endpoints', etcd.endpoint,
-    '--prefix', PREFIX,
+    '--prefix', options.prefix ?? PREFIX,
     '--set', 'writer=single',
     '--set', `listen=${ip}:3306`,
     '--set', `read_listen=${ip}:3307`,
@@ -83,7 +84,7 @@ async function startProxy(index: number): Promise<Proxy> {
   ];
   const first = await runCli(['render', '--check', ...common]);
   expect(first.code, first.stderr).toBe(0);
-  await writeFile(configPath, first.stdout);
+  await writeFile(configPath, options.firstConfig?.(first.stdout) ?? first.stdout);
   const haproxy = await startHaproxy({ configPath, dir: dir.path });
   const statusPort = await freePort();
   const args = ['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--proxy-id', `proxy-${index}`, '--status-listen', `127.0.0.1:${statusPort}`];
@@ -104,9 +105,9 @@ class Sampler {
   }
   private async loop(): Promise<void> {
     while (this.running) {
-      const t = Date.now();
       const seen = await Promise.all(this.watched.map((p) => writable(p)));
-      this.samples.push({ t, writable: seen });
+      // Stamped when every answer is in: a change is never dated before a socket showed it.
+      this.samples.push({ t: Date.now(), writable: seen });
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -289,5 +290,16 @@ describe('single writer through the etcd record, three proxies', () => {
     expect(errors.length).toBeGreaterThanOrEqual(1);
     for (const e of errors) expect(e.msg).toMatch(new RegExp(`^writer record ${KEY}: writer record ".*" is not JSON; treated as no record`));
     for (const p of proxies) expect(await readFile(join(p.dir.path, 'haproxy.cfg'), 'utf8')).not.toContain('10.9.9.9');
+  });
+
+  it('a proxy upgraded from the per-daemon choice keeps the writer its HAProxy already writes to when it makes the first record', async () => {
+    const prefix = '/components/galera-upgraded';
+    for (const n of NODES) await register(n, prefix);
+    // The file an earlier version left: `balance first`, every server in the write listener at its
+    // weight, so the first one listed (db-a) takes the writes; db-b has the higher priority.
+    const upgraded = await startProxy(4, { prefix, firstConfig: (text) => text.replace(/^(\s+server db-[ab] \S+) weight 0$/gm, '$1 weight 1') });
+    const made = await eventually('the first record', async () => (await record(`${prefix}/_writer`)) ?? undefined, 15_000);
+    expect(made).toMatchObject({ node: NODES[0]!.id, by: 'proxy-4', reason: "no writer record; db-a already takes this HAProxy's writes", version: 1 });
+    await allWriteTo('db-a', [upgraded]);
   });
 });
