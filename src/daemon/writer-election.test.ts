@@ -70,6 +70,12 @@ describe('WriterElection', () => {
     expect(lines.filter((l) => l['event'] === 'writer').map((l) => [l['from'], l['to'], l['epoch']])).toEqual([[null, 'b', '101']]);
   });
 
+  it('without HAProxy health (render, a socket that does not answer) follows the record and does not claim to agree', async () => {
+    const election = new WriterElection({ store: null, proxyId: 'p', metrics: createMetrics() });
+    expect(await election.place(service, nodes, view(10n, rec('c', 10n)), null, silentLogger())).toMatchObject({ server: 'c', agrees: false });
+    expect(await election.place(service, nodes, view(10n, rec('c', 10n)), upIn('c'), silentLogger())).toMatchObject({ server: 'c', agrees: true });
+  });
+
   it('reports a record that does not decode once per value, naming the key', async () => {
     const { logger, lines } = logLines();
     const election = new WriterElection({ store: null, proxyId: 'p', metrics: createMetrics() });

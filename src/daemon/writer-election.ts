@@ -90,7 +90,8 @@ export class WriterElection {
       server: writer?.name ?? null,
       ...(read.kind === 'ok' ? { by: read.record.by, reason: read.record.reason, ...(read.record.at === undefined ? {} : { at: read.record.at }) } : {}),
       ...(read.kind === 'malformed' ? { malformed: read.reason } : {}),
-      agrees: decision.kind === 'keep',
+      // Unknown health (no runtime) is not agreement: the metric must not say all is well when blind.
+      agrees: decision.kind === 'keep' && up !== null,
       holdMs,
     };
     this.options.metrics.writerEpoch.set({ service: service.name }, read.kind === 'none' ? 0 : Number(read.epoch));
