@@ -124,9 +124,13 @@ export function createWatchCommand(io: CliIO): Command {
     );
     let lastPass: SyncResult | null = null;
     let lastPassAt = 0;
+    // A pass that stops early (held by the guard, a failed confirmation) says nothing about the writer
+    // records: /status keeps showing the last ones read.
+    let lastWriters: SyncResult['writers'] = undefined;
     loop.onPass((result) => {
       lastPass = result;
       lastPassAt = Date.now();
+      if (result.writers !== undefined) lastWriters = result.writers;
     });
     const report = (): StatusReport => ({
       etcd: source.health(),
@@ -136,7 +140,7 @@ export function createWatchCommand(io: CliIO): Command {
         rejected: (lastPass?.state.rejected ?? []).map((r) => ({ key: r.key, reason: r.reason })),
         incomplete: lastPass?.state.incomplete.length ?? 0,
       },
-      services: describeServices(current.template.services, lastPass),
+      services: describeServices(current.template.services, lastPass, lastWriters),
       ...(pipeline.configFile === null ? {} : { configFile: { path: pipeline.configFile, ...(configRejected === undefined ? {} : { rejected: configRejected }) } }),
     });
     const status =
@@ -189,11 +193,11 @@ export function createWatchCommand(io: CliIO): Command {
 }
 
 /** Per-service counts of the last pass, for /status and /healthz. */
-export function describeServices(services: readonly ServiceSpec[], pass: SyncResult | null): ServiceStatus[] {
+export function describeServices(services: readonly ServiceSpec[], pass: SyncResult | null, writers: SyncResult['writers'] = pass?.writers): ServiceStatus[] {
   return services.map((service, i) => {
     const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
     const held = pass?.held?.find((h) => h.service === service.name);
-    const writer = pass?.writers?.find((w) => w.service === service.name);
+    const writer = writers?.find((w) => w.service === service.name);
     return {
       name: service.name,
       prefix: service.prefix,

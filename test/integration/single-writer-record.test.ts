@@ -200,8 +200,8 @@ describe('single writer through the etcd record, three proxies', () => {
     }
     // /status shows the record as each proxy renders it; /metrics its epoch and that this proxy agrees.
     for (const p of proxies) {
-      const status = (await (await fetch(`${p.statusUrl}/status`)).json()) as { services: { writer?: Record<string, unknown> }[] };
-      expect(status.services[0]?.writer).toMatchObject({ key: KEY, epoch: first.modRevision, node: NODES[1]!.id, server: 'db-b', by: first.by, agrees: true, holdMs: 0 });
+      const status = (await (await fetch(`${p.statusUrl}/status`)).json()) as { services: { writer?: Record<string, unknown> }[]; lastPass: unknown };
+      expect(status.services[0]?.writer, JSON.stringify(status)).toMatchObject({ key: KEY, epoch: first.modRevision, node: NODES[1]!.id, server: 'db-b', by: first.by, agrees: true, holdMs: 0 });
       const metrics = await (await fetch(`${p.statusUrl}/metrics`)).text();
       expect(metrics).toContain(`galera_haproxy_writer_epoch{service="galera"} ${first.modRevision}`);
       expect(metrics).toContain('galera_haproxy_writer_agrees{service="galera"} 1');
