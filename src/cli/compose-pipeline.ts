@@ -20,6 +20,9 @@ import { HostResolver } from '../resolve/resolve-hosts.js';
 import { createSystemLookup } from '../resolve/system-lookup.js';
 import { implicitService } from '../render/implicit-service.js';
 import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.js';
+import { WriterElection } from '../daemon/writer-election.js';
+import type { WriterStore } from '../source/writer-store.js';
+import { hostname } from 'node:os';
 
 export type CommandFlags = PipelineFlags & EtcdFlags;
 
@@ -74,7 +77,13 @@ export interface Pipeline {
   readonly hosts: HostResolver;
   /** Template variable `server_names`, already validated. */
   readonly serverNames: ServerNaming;
+  /** Single-writer records: followed by every command, proposed to only by `once` and `watch`. */
+  readonly writers: WriterElection;
+  /** Compare-and-swap of writer records; null for the commands that never write one. */
+  readonly writerStore: WriterStore | null;
   syncDeps(renderer?: ConfigRenderer): SyncDeps;
+  /** Closes what the pipeline opened besides the source (the writer record's etcd client). */
+  close(): void;
 }
 
 /** What a command does with HAProxy: nothing (render), read it (plan), or change it (once, watch). */
@@ -84,6 +93,8 @@ export interface PipelineMode {
   readonly planOnly?: boolean;
   /** watch serves --status-listen. */
   readonly serveStatus?: boolean;
+  /** May write single-writer records (once and watch do; switchover does, though it changes no HAProxy). */
+  readonly recordWrites?: boolean;
 }
 
 /** Every path and address a flag names, checked before etcd is contacted (see config/start-checks). */
@@ -112,6 +123,7 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
   const template = setUpTemplate(options, settings.services);
   const etcd = resolveEtcdOptions(settings.etcd, io.env, (path: string) => readFileSync(path));
   let source: Promise<MultiPrefixSource> | null = null;
+  const closers: (() => void)[] = [];
   // The daemon's own timings (checks here, runtime batches and reloads in the applier) choose between
   // the Runtime API and a reload.
   const costs = createCostRecorder();
@@ -135,6 +147,20 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
   const serverNames = (template.vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming;
   const { services } = template;
   const hosts = new HostResolver({ lookup: createSystemLookup(options.hostsFile === undefined ? {} : { hostsFile: options.hostsFile }) });
+  // Its own client, made on the first proposal: a pipeline with no single-writer service never makes one.
+  let writerClient: Promise<WriterStore> | null = null;
+  const store: WriterStore | null =
+    mode.recordWrites === true || (mode.apply && mode.planOnly !== true)
+      ? {
+          swap: async (key, epoch, value) =>
+            (await (writerClient ??= Promise.all([import('../source/etcd-writer.js'), import('../source/writer-store.js')]).then(([{ createEtcdClient }, { createEtcdWriterStore }]) => {
+              const client = createEtcdClient(etcd);
+              closers.push(() => client.close());
+              return createEtcdWriterStore(() => client);
+            }))).swap(key, epoch, value),
+        }
+      : null;
+  const writers = new WriterElection({ store, proxyId: options.proxyId ?? hostname(), handoverMs: options.writerHandoverMs, metrics });
   return {
     options,
     configFile: settings.configFile,
@@ -150,8 +176,13 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
     hosts,
     serverNames,
     services,
+    writers,
+    writerStore: store,
+    close: () => {
+      for (const close of closers.splice(0)) close();
+    },
     syncDeps(renderer = template.renderer): SyncDeps {
-      return { services, renderer, live, applier, serverNames, hosts, logger, metrics };
+      return { services, renderer, live, applier, serverNames, hosts, logger, metrics, writers };
     },
   };
 }

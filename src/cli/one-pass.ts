@@ -87,7 +87,11 @@ export async function runOnePass(pipeline: Pipeline, input: NodesInput, mode: Pa
   const origin = input.origin === undefined ? {} : { origin: input.origin };
   if (mode.kind !== 'render') {
     const deps: SyncDeps = { ...pipeline.syncDeps(), ...origin, mode: mode.kind };
-    return syncToView(input.view, null, deps);
+    try {
+      return await syncToView(input.view, null, deps);
+    } finally {
+      pipeline.close();
+    }
   }
   // A dry run must not read the live file nor leave anything behind: it renders against an empty,
   // private directory, as if no config existed yet.

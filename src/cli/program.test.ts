@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildProgram, runCli, subcommandOf } from './program.js';
 import type { CliIO } from './io.js';
 
-const ALL = ['render', 'plan', 'once', 'watch', 'register', 'clustercheck', 'status', 'drain', 'undrain'];
+const ALL = ['render', 'plan', 'once', 'watch', 'register', 'clustercheck', 'switchover', 'status', 'drain', 'undrain'];
 
 function fakeIO(): CliIO & { out: () => string } {
   const stdout = new PassThrough();

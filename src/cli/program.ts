@@ -19,6 +19,7 @@ const SUBCOMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   watch: async () => (await import('./watch-command.js')).createWatchCommand,
   register: async () => (await import('./register-command.js')).createRegisterCommand,
   clustercheck: async () => (await import('./clustercheck-command.js')).createClustercheckCommand,
+  switchover: async () => (await import('./switchover-command.js')).createSwitchoverCommand,
   status: async () => (await import('./status-command.js')).createStatusCommand,
   drain: async () => {
     const { createDrainCommand } = await import('./drain-command.js');

@@ -98,7 +98,7 @@ async function askClustercheck(url: string): Promise<ClustercheckAnswer> {
 function decodeRead(service: ServiceSpec, base: string, read: { revision: string; kvs: readonly StoredKeyValue[] }): GatheredService['etcd'] {
   const record = read.kvs.find((kv) => kv.key === `${base}_writer`);
   const state = decodeCluster(base, read.kvs.filter((kv) => !isRecordKey(base, kv.key)), { defaultPort: service.defaultPort });
-  const writerRecord = record === undefined ? null : { value: record.value, epoch: record.modRevision };
+  const writerRecord = record === undefined ? null : { value: record.value, epoch: String(record.modRevision) };
   return { ok: true, value: { revision: read.revision, state, writerRecord } };
 }
 

@@ -124,9 +124,13 @@ export function createWatchCommand(io: CliIO): Command {
     );
     let lastPass: SyncResult | null = null;
     let lastPassAt = 0;
+    // A pass that stops early (held by the guard, a failed confirmation) says nothing about the writer
+    // records: /status keeps showing the last ones read.
+    let lastWriters: SyncResult['writers'] = undefined;
     loop.onPass((result) => {
       lastPass = result;
       lastPassAt = Date.now();
+      if (result.writers !== undefined) lastWriters = result.writers;
     });
     const report = (): StatusReport => ({
       etcd: source.health(),
@@ -136,7 +140,7 @@ export function createWatchCommand(io: CliIO): Command {
         rejected: (lastPass?.state.rejected ?? []).map((r) => ({ key: r.key, reason: r.reason })),
         incomplete: lastPass?.state.incomplete.length ?? 0,
       },
-      services: describeServices(current.template.services, lastPass),
+      services: describeServices(current.template.services, lastPass, lastWriters),
       ...(pipeline.configFile === null ? {} : { configFile: { path: pipeline.configFile, ...(configRejected === undefined ? {} : { rejected: configRejected }) } }),
     });
     const status =
@@ -173,7 +177,10 @@ export function createWatchCommand(io: CliIO): Command {
     // A pass in flight may be waiting seconds for HAProxy to confirm a reload; an orchestrator's grace
     // period is short, and the file is only ever replaced atomically, so it is not waited for long: the
     // next start reconciles whatever the pass left undone.
-    const stopped = Promise.all([status?.close(), templateWatch.current?.close(), configWatcher?.close(), loop.stop(), started]).then(() => true);
+    const stopped = Promise.all([status?.close(), templateWatch.current?.close(), configWatcher?.close(), loop.stop(), started]).then(() => {
+      pipeline.close();
+      return true;
+    });
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([stopped, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
     clearTimeout(timer);
@@ -186,11 +193,12 @@ export function createWatchCommand(io: CliIO): Command {
 }
 
 /** Per-service counts of the last pass, for /status and /healthz. */
-export function describeServices(services: readonly ServiceSpec[], pass: SyncResult | null): ServiceStatus[] {
+export function describeServices(services: readonly ServiceSpec[], pass: SyncResult | null, writers: SyncResult['writers'] = pass?.writers): ServiceStatus[] {
   return services.map((service, i) => {
     const mine = (item: { readonly service?: string }): boolean => item.service === service.name || (i === 0 && item.service === undefined);
     const held = pass?.held?.find((h) => h.service === service.name);
     const draining = (pass?.state.nodes ?? []).filter((n) => mine(n) && n.draining === true).map((n) => n.name);
+    const writer = writers?.find((w) => w.service === service.name);
     return {
       name: service.name,
       prefix: service.prefix,
@@ -199,6 +207,12 @@ export function describeServices(services: readonly ServiceSpec[], pass: SyncRes
       incomplete: pass?.state.incomplete.filter(mine).length ?? 0,
       ...(draining.length === 0 ? {} : { draining }),
       ...(held === undefined ? {} : { held: held.reason }),
+      ...(writer === undefined ? {} : { writer: withoutService(writer) }),
     };
   });
+}
+
+function withoutService<T extends { readonly service: string }>(item: T): Omit<T, 'service'> {
+  const { service: _service, ...rest } = item;
+  return rest;
 }

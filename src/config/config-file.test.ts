@@ -200,6 +200,17 @@ describe('parseConfigFile: refused, each with file:line and the key', () => {
     expect(parse(`services:\n${web('    writer: single\n    balance: first\n')}`).services?.[0]?.balance).toBe('first');
   });
 
+  it('writer-key: a key under the service\'s prefix, with writer single only', () => {
+    expect(parse(`services:\n${web('    writer: single\n    writer-key: /services/web/_leader\n')}`).services?.[0]?.writerKey).toBe('/services/web/_leader');
+    expect(parse(`services:\n${web('    writer: single\n')}`).services?.[0]?.writerKey).toBeUndefined();
+    expect(refusal(`services:\n${web('    writer: single\n    writer-key: /elsewhere/_writer\n')}`)).toBe(
+      "/etc/gh/config.yaml:6: services[0].writer-key: must be a key under the service's prefix /services/web/ (the same watch carries it), without blanks",
+    );
+    expect(refusal(`services:\n${web('    writer-key: /services/web/_writer\n')}`)).toBe(
+      "/etc/gh/config.yaml:5: services[0].writer-key: needs writer: single (it names the single writer's etcd record)",
+    );
+  });
+
   it('http check keys on a tcp check', () => {
     expect(refusal(`services:\n${web('    check:\n      port: 9200\n      path: /health\n')}`)).toBe(
       '/etc/gh/config.yaml:7: services[0].check.path: needs type: http (the check is tcp)',

@@ -136,6 +136,7 @@ const serviceSchema = z
       .optional(),
     'min-servers': int(0, 100_000).optional(),
     writer: enumOf(['multi', 'single']).default('multi'),
+    'writer-key': printable.optional(),
     'read-listen': bind.optional(),
     template: printable.optional(),
   })
@@ -299,6 +300,13 @@ function toService(file: string, item: ServiceInput, index: number, dir: string,
     if (check.type === 'none' && check.port !== undefined) fail(['check', 'port'], 'has no meaning with type: none');
   }
   const prefix = normalizePrefix(item.prefix);
+  const writerKey = item['writer-key'];
+  if (writerKey !== undefined) {
+    if (item.writer !== 'single') fail(['writer-key'], 'needs writer: single (it names the single writer\'s etcd record)');
+    if (!writerKey.startsWith(prefix) || writerKey.length === prefix.length || /\s/.test(writerKey)) {
+      fail(['writer-key'], `must be a key under the service's prefix ${prefix} (the same watch carries it), without blanks`);
+    }
+  }
   return {
     name: item.name,
     prefix,
@@ -323,6 +331,7 @@ function toService(file: string, item: ServiceInput, index: number, dir: string,
     minServers: item['min-servers'],
     defaultPort: item['default-port'] ?? (item.mode === 'http' ? 80 : 3306),
     writer: item.writer,
+    ...(writerKey === undefined ? {} : { writerKey }),
     ...(item['read-listen'] === undefined ? {} : { readListen: item['read-listen'] }),
     ...(item.template === undefined ? {} : { template: isAbsolute(item.template) ? item.template : resolve(dir, item.template) }),
   };

@@ -28,6 +28,8 @@ export interface PipelineFlags {
   repairInterval?: string;
   statusListen?: string;
   staleAfter?: string;
+  proxyId?: string;
+  writerHandover?: string;
 }
 
 /** The validated options of the pipeline, with every default applied (defaults: config/option-table.ts). */
@@ -75,6 +77,10 @@ export interface PipelineOptions {
   readonly statusListen: string | undefined;
   /** /healthz turns 503 after this much etcd silence (watch). @default 30s */
   readonly staleAfterMs: number;
+  /** Who this proxy is in a writer record's `by`. @default the host name */
+  readonly proxyId: string | undefined;
+  /** Single writer: writes wait this long after the record moved before the new writer takes them. @default 1s */
+  readonly writerHandoverMs: number;
 }
 
 /** Validates flags alone, without a config file or the environment; throws one-line ConfigErrors. */

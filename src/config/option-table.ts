@@ -278,6 +278,22 @@ export const OPTIONS = {
     doc: 'upper bound: a change touching more servers than this is always one reload; below it, the Runtime API (pipelined batches) or a reload is chosen by estimated cost, from the daemon\'s own recent timings',
     parse: p.integer(0, 1_000_000),
   },
+  'proxy-id': {
+    group: 'apply',
+    commands: APPLY,
+    value: '<id>',
+    defaultText: 'the host name',
+    doc: "who this proxy is in a single-writer service's etcd writer record (the `by` of a proposal); one per HAProxy",
+    parse: p.proxyId,
+  },
+  'writer-handover': {
+    group: 'apply',
+    commands: APPLY,
+    value: '<duration>',
+    default: '1s',
+    doc: 'single writer: after the etcd record moves from one writer to another, writes wait this long before the new writer takes them (every proxy drops the old one first)',
+    parse: p.duration('allowed'),
+  },
   wait: {
     group: 'watch',
     commands: WATCH,

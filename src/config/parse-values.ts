@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { prefixProblem, stripTrailingSlashes } from '../model/prefix.js';
+import { checkProxyId } from '../model/writer-record.js';
 import { parseDuration, parseWait, type Wait } from '../plan/quiescence.js';
 import { parseEndpoints } from '../source/etcd-options.js';
 import type { LogLevel } from '../observe/logger.js';
@@ -26,6 +27,13 @@ export const prefix: ValueParser<string> = (text, label) => {
   const problem = prefixProblem(text);
   if (problem !== null) throw new ConfigError(`${label} ${problem}`);
   return stripTrailingSlashes(text);
+};
+
+/** A proxy id: the `by` of a writer record (see model/writer-record.ts). */
+export const proxyId: ValueParser<string> = (text, label) => {
+  const reason = checkProxyId(text);
+  if (reason !== null) throw new ConfigError(`${label} ${JSON.stringify(text)} ${reason}`);
+  return text;
 };
 
 export function integer(min: number, max: number): ValueParser<number> {

@@ -95,6 +95,8 @@ export function toPipelineOptions(v: OptionValues, setFlags: readonly string[]):
     repairIntervalMs: v['repair-interval'],
     statusListen: v['status-listen'],
     staleAfterMs: v['stale-after'],
+    proxyId: v['proxy-id'],
+    writerHandoverMs: v['writer-handover'],
   };
 }
 

@@ -10,6 +10,11 @@ import { createMetrics } from '../observe/metrics.js';
 import { replaceHostNames } from '../resolve/resolve-hosts.js';
 import type { ClusterState } from '../model/types.js';
 import type { ServiceSpec } from '../model/service.js';
+import type { KeyValue } from '../model/types.js';
+import { createRenderer } from '../render/render-config.js';
+import { parseServers, structureOf } from '../plan/parse-servers.js';
+import { WriterElection } from './writer-election.js';
+import type { WriterStore } from '../source/writer-store.js';
 
 const PREFIX = '/components/galera';
 
@@ -291,66 +296,111 @@ describe('syncToView', () => {
     });
   });
 
-  describe('single-writer mode', () => {
-    const listing: ConfigRenderer = {
-      render: (state) => `listen galera\n    balance first\n${state.nodes.map((n) => `    server ${n.name} ${n.address}:${n.port}`).join('\n')}\n`,
-    };
-    const first = (config: string | null) => /server (\S+)/.exec(config ?? '')?.[1];
+  describe('single-writer mode: the writer comes from the etcd record', () => {
+    const KEY = `${PREFIX}/_writer`;
+    const vars = { writer: 'single', read_listen: '127.0.0.1:3307' };
+    const services = [implicitService(vars, { prefix: PREFIX, minServers: 1 })];
+    const real = createRenderer({ vars, services });
+    const nodes = { [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' };
+    const recordOf = (node: string, by = 'proxy-b') => JSON.stringify({ node, by, reason: 'test' });
+    /** The servers the write listener can send a connection to (weight above 0). */
+    const writable = (config: string | null) => parseServers(config ?? '').filter((s) => s.backend === 'galera' && s.weight > 0).map((s) => s.name);
+    const readable = (config: string | null) => parseServers(config ?? '').filter((s) => s.backend === 'galera_read' && s.weight > 0).map((s) => s.name);
+    const withRecord = (node: string, epoch: bigint) => ({ ...view(nodes), kvs: [...view(nodes).kvs, { key: KEY, value: recordOf(node), modRevision: epoch }] });
 
-    it('keeps the writer the file names while it is registered, whatever joins', async () => {
-      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server c 10.0.0.3:3306\n');
-      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
-        ...deps(live, applier('reload')),
-        renderer: listing,
-        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
-      });
-      expect(first(r.config)).toBe('b');
-      expect([...(r.config ?? '').matchAll(/server (\S+)/g)].map((m) => m[1])).toEqual(['b', 'a', 'c']);
+    /** An in-memory etcd key with etcd's compare-and-swap rule; `moved` puts another proxy's record first. */
+    class MemoryStore implements WriterStore {
+      revision = 100n;
+      kv: KeyValue | null = null;
+      swaps: { epoch: bigint; node: string }[] = [];
+      constructor(initial: { node: string; epoch: bigint } | null = null) {
+        if (initial !== null) this.kv = { key: KEY, value: recordOf(initial.node), modRevision: initial.epoch };
+      }
+      async swap(key: string, epoch: bigint, value: string) {
+        this.swaps.push({ epoch, node: (JSON.parse(value) as { node: string }).node });
+        const current = this.kv?.modRevision ?? 0n;
+        if (current !== epoch) return { won: false as const, kv: this.kv };
+        this.revision += 1n;
+        this.kv = { key, value, modRevision: this.revision };
+        return { won: true as const, kv: this.kv };
+      }
+    }
+    const upIn = (...up: string[]): Applier => ({
+      ...applier('runtime'),
+      runtime: async () => ['a', 'b', 'c'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 0, backup: false, operState: up.includes(name) ? 2 : 0, adminState: 0 })),
+    });
+    const election = (store: WriterStore | null, proxyId = 'proxy-a') => new WriterElection({ store, proxyId, metrics: createMetrics() });
+    const run = (v: SourceView, app: Applier | null, store: WriterStore | null) =>
+      syncToView(v, null, { ...deps(new FakeLive(null), app), renderer: real, services, writers: election(store) });
+
+    it('without a record proposes the best UP node (a create), and sends writes to it alone; reads go everywhere', async () => {
+      const store = new MemoryStore();
+      const r = await run(view(nodes), upIn('b', 'c'), store);
+      expect(store.swaps).toEqual([{ epoch: 0n, node: 'b' }]);
+      expect(writable(r.config)).toEqual(['b']);
+      expect(readable(r.config)).toEqual(['a', 'b', 'c']);
+      expect(r.writers).toEqual([expect.objectContaining({ service: 'galera', key: KEY, epoch: '101', node: 'b', server: 'b', by: 'proxy-a', reason: 'no writer record', agrees: true })]);
     });
 
-    it('moves the writer only when it leaves', async () => {
-      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n');
-      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
-        ...deps(live, applier('reload')),
-        renderer: listing,
-        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
-      });
-      expect(first(r.config)).toBe('a');
+    it('follows the record, not its own view: the writer the record names even when another sorts first', async () => {
+      const store = new MemoryStore({ node: 'c', epoch: 50n });
+      const r = await run(withRecord('c', 50n), upIn('a', 'b', 'c'), store);
+      expect(store.swaps).toEqual([]);
+      expect(writable(r.config)).toEqual(['c']);
     });
 
-    it('moves the writer for good when it fails its check: to the first server up in runtime order, by a reload', async () => {
-      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n    server c 10.0.0.3:3306\n');
-      const runtime = (name: string, operState: number) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState, adminState: 0 });
-      const reasons: (string | undefined)[] = [];
-      const app: Applier = {
-        async apply(input) {
-          reasons.push(input.reloadReason);
-          return { outcome: 'reload', plan: { runtimeOps: [], reloadReasons: input.reloadReason ? [input.reloadReason] : [] }, fellBackToReload: false, durationMs: 0 };
-        },
-        async reconcile() {
-          throw new Error('not used');
-        },
-        // HAProxy's own order (server ids): b, then c (added at runtime before a was re-added), then a.
-        runtime: async () => [runtime('b', 0), runtime('c', 2), runtime('a', 2)],
-      };
-      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2', [`${PREFIX}/c`]: '10.0.0.3' }), null, {
-        ...deps(live, app),
-        renderer: listing,
-        services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })],
-      });
-      expect(first(r.config)).toBe('c');
-      expect(reasons).toEqual(['single writer of galera moves from b to c']);
+    it('a writer DOWN here is proposed away against the epoch seen; a recovered old writer stays a reader', async () => {
+      const store = new MemoryStore({ node: 'a', epoch: 50n });
+      const moved = await run(withRecord('a', 50n), upIn('b', 'c'), store);
+      expect(store.swaps).toEqual([{ epoch: 50n, node: 'b' }]);
+      expect(writable(moved.config)).toEqual(['b']);
+      // a is UP again; the record (now b at epoch 101) stands.
+      const back = await run(withRecord('b', 101n), upIn('a', 'b', 'c'), store);
+      expect(store.swaps).toHaveLength(1);
+      expect(writable(back.config)).toEqual(['b']);
     });
 
-    it('keeps a writer that is down when no other server is up either', async () => {
-      const live = new FakeLive('listen galera\n    balance first\n    server b 10.0.0.2:3306\n    server a 10.0.0.1:3306\n');
-      const app: Applier = {
-        ...applier('runtime'),
-        runtime: async () => ['b', 'a'].map((name) => ({ backend: 'galera', name, address: '10.0.0.9', port: 3306, weight: 1, backup: false, operState: 0, adminState: 0 })),
-      };
-      const r = await syncToView(view({ [`${PREFIX}/a`]: '10.0.0.1', [`${PREFIX}/b`]: '10.0.0.2' }), null, { ...deps(live, app), renderer: listing, services: [implicitService({ writer: 'single' }, { prefix: PREFIX, minServers: 1 })] });
-      expect(r.outcome).toBe('noop');
-      expect(first(r.config)).toBe('b');
+    it('a lost race follows the record that won, even when this proxy would have chosen another node', async () => {
+      // Another proxy already moved a → c (epoch 60) after this view (epoch 50) was read.
+      const store = new MemoryStore({ node: 'c', epoch: 60n });
+      const r = await run(withRecord('a', 50n), upIn('b', 'c'), store);
+      expect(store.swaps).toEqual([{ epoch: 50n, node: 'b' }]);
+      expect(writable(r.config)).toEqual(['c']);
+      expect(r.writers?.[0]).toMatchObject({ epoch: '60', node: 'c', agrees: true });
+    });
+
+    it('never fails over locally: with the writer DOWN and no store (or no other candidate), writes wait on the writer', async () => {
+      const noStore = await run(withRecord('a', 50n), upIn('b', 'c'), null);
+      expect(writable(noStore.config)).toEqual(['a']);
+      expect(noStore.writers?.[0]).toMatchObject({ server: 'a', agrees: false });
+      const store = new MemoryStore({ node: 'a', epoch: 50n });
+      const nobody = await run(withRecord('a', 50n), upIn(), store);
+      expect(store.swaps).toEqual([]);
+      expect(writable(nobody.config)).toEqual(['a']);
+    });
+
+    it('renders no writer for a record that does not decode or names no registered node, until one is proposed', async () => {
+      const bad = { ...view(nodes), kvs: [...view(nodes).kvs, { key: KEY, value: 'a\n  server x 10.9.9.9:3306', modRevision: 5n }] };
+      const followed = await run(bad, null, null);
+      expect(writable(followed.config)).toEqual([]);
+      expect(followed.config).not.toContain('10.9.9.9');
+      expect(followed.writers?.[0]).toMatchObject({ epoch: '5', node: null, server: null, malformed: expect.stringContaining('is not JSON') });
+      const store = new MemoryStore({ node: 'zz', epoch: 5n });
+      const replaced = await run(bad, upIn('c'), store);
+      expect(store.swaps).toEqual([{ epoch: 5n, node: 'c' }]);
+      expect(writable(replaced.config)).toEqual(['c']);
+    });
+
+    it('a writer change is a weight change: the Runtime API way, no reload reason', async () => {
+      const store = new MemoryStore({ node: 'a', epoch: 50n });
+      const before = (await run(withRecord('a', 50n), upIn('a', 'b', 'c'), store)).config;
+      const live = new FakeLive(before);
+      const app = { ...upIn('b', 'c'), calls: [] as unknown[] };
+      const lane = new FileLane(live, silentLogger(), () => undefined);
+      const r = await syncToView(withRecord('a', 50n), null, { ...deps(live, app), renderer: real, services, writers: election(store), lane });
+      expect(r.outcome).toBe('runtime');
+      expect(writable(r.config)).toEqual(['b']);
+      expect(structureOf(r.config ?? '')).toBe(structureOf(before ?? ''));
     });
   });
 
@@ -394,14 +444,19 @@ describe('syncToView', () => {
       expect(live.file).toBeNull();
     });
 
-    it('decodes each prefix with its own default port and places the single writer within its own section only', async () => {
+    it('decodes each prefix with its own default port and takes the single writer from its own service\'s record', async () => {
       const live = new FakeLive('listen web\n    server w2 10.0.1.2:80\nlisten galera\n    server g2 10.0.0.2:3306\n    server g1 10.0.0.1:3306\n');
       const r = await syncToView(
-        view({ '/services/webserver/w1/ip': '10.0.1.1', '/services/webserver/w2/ip': '10.0.1.2', '/components/galera/g1': '10.0.0.1', '/components/galera/g2': '10.0.0.2' }),
+        view({
+          '/services/webserver/w1/ip': '10.0.1.1', '/services/webserver/w2/ip': '10.0.1.2', '/components/galera/g1': '10.0.0.1', '/components/galera/g2': '10.0.0.2',
+          '/components/galera/_writer': JSON.stringify({ node: 'g2', by: 'p', reason: 'r' }),
+        }),
         null,
         { ...deps(live, applier('runtime')), renderer: sections, services },
       );
-      expect(r.config).toBe('listen web\n    server w1 10.0.1.1:80\n    server w2 10.0.1.2:80\nlisten galera\n    server g2 10.0.0.2:3306\n    server g1 10.0.0.1:3306\n');
+      expect(r.config).toBe('listen web\n    server w1 10.0.1.1:80\n    server w2 10.0.1.2:80\nlisten galera\n    server g1 10.0.0.1:3306\n    server g2 10.0.0.2:3306\n');
+      expect(r.state.rejected).toEqual([]);
+      expect(r.writers?.map((w) => [w.service, w.server])).toEqual([['galera', 'g2']]);
     });
   });
 });

@@ -11,7 +11,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics, UpdateOutcome } from '../observe/metrics.js';
 import { describeError } from '../errors.js';
 import { logDecisions, summarizePass } from './decision-log.js';
-import { placeWriter } from './single-writer.js';
+import { WriterElection, type WriterStatus } from './writer-election.js';
 import { logDiagnostic, type LiveConfig } from './live-config.js';
 import type { FileLane } from './file-lane.js';
 import { confirmLastWrite } from './unconfirmed-write.js';
@@ -24,8 +24,8 @@ export interface ConfigRenderer {
 export interface SyncDeps {
   /**
    * The sections kept in step, each with its prefix, its own min-servers guard and its writer mode. In
-   * single-writer mode the writer is listed first (the template's `balance first` sends it every write)
-   * and the writer the file already names is kept while it is registered, so writes do not move needlessly.
+   * single-writer mode the write listener sends writes only to the writer its etcd record names (see
+   * {@link WriterElection}); the other servers carry weight 0 there.
    */
   readonly services: readonly ServiceSpec[];
   readonly renderer: ConfigRenderer;
@@ -50,6 +50,11 @@ export interface SyncDeps {
    * registered. `hasNames` tells the loop that a periodic pass is needed to catch DNS changes.
    */
   readonly hosts?: { resolve(state: ClusterState, log: Logger): Promise<ClusterState>; hasNames(): boolean };
+  /**
+   * Reads (and in `once`/`watch` proposes) each single-writer service's record; kept across passes so
+   * a record change is logged once. @default one that follows the record and never writes it
+   */
+  readonly writers?: WriterElection;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
@@ -76,6 +81,8 @@ export interface SyncResult {
   readonly plan?: { readonly plan: Plan; readonly runtimeError?: string; readonly fileChanges: boolean };
   /** True when the failure may clear by itself (HAProxy busy, socket gone): the loop retries. */
   readonly retry: boolean;
+  /** Each single-writer service's record and the server this proxy sends its writes to. */
+  readonly writers?: readonly WriterStatus[];
 }
 
 /**
@@ -110,6 +117,8 @@ export async function syncToView(
     deps.metrics.nodes.set({ service: service.name, state: 'draining' }, state.nodes.filter((n) => mine(n) && n.draining === true).length);
   });
 
+  // Filled once the writers are placed; a pass that stops before that reports none.
+  let writers: { writers?: readonly WriterStatus[] } = {};
   const finish = (result: Omit<SyncResult, 'revision' | 'state'>): SyncResult => {
     const seconds = (now() - started) / 1000;
     deps.metrics.updates.inc({ outcome: result.outcome });
@@ -125,7 +134,7 @@ export async function syncToView(
       log.debug(line, `sync ${result.outcome}`);
       if (summary !== null) log.info({ ...line, ...summary.fields }, summary.msg);
     }
-    return { ...result, revision: view.revision, state };
+    return { ...result, revision: view.revision, state, ...writers };
   };
 
   const planOnly = deps.mode === 'plan';
@@ -142,14 +151,9 @@ export async function syncToView(
   }
   for (const h of guard.held) log.warn({ service: h.service, reason: h.reason }, 'service held back by the guard; its servers stay as they are');
   let rendered = guard.state ?? state;
-  const moves: string[] = [];
-  for (const service of deps.services) {
-    if (service.writer !== 'single') continue;
-    const placed = await placeWriter(rendered, service.name, deps.services[0] === service, current, deps.applier);
-    rendered = placed.state;
-    if (placed.moved !== undefined) moves.push(placed.moved);
-  }
-  const writer = { moved: moves.length === 0 ? undefined : moves.join('; ') };
+  const placed = await placeWriters(rendered, view, deps, guard.held, log);
+  rendered = placed.state;
+  writers = placed.writers.length === 0 ? {} : { writers: placed.writers };
 
   let next: string;
   try {
@@ -172,7 +176,6 @@ export async function syncToView(
     !planOnly &&
     current !== null &&
     deps.applier !== null &&
-    writer.moved === undefined &&
     !lane.isRejected(next) &&
     structureOf(current) === structureOf(next)
   ) {
@@ -201,7 +204,7 @@ export async function syncToView(
     return finish({ outcome: 'noop', config: next, reason: 'dry run', retry: false, ...held });
   }
   if (planOnly) {
-    const planned = deps.applier.plan === undefined ? { plan: { runtimeOps: [], reloadReasons: ['this applier cannot plan'] } } : await deps.applier.plan({ previous: current, next, revision: view.revision, ...(writer.moved ? { reloadReason: writer.moved } : {}) });
+    const planned = deps.applier.plan === undefined ? { plan: { runtimeOps: [], reloadReasons: ['this applier cannot plan'] } } : await deps.applier.plan({ previous: current, next, revision: view.revision });
     return finish({ outcome: 'noop', config: next, reason: 'plan only', retry: false, ...held, plan: { ...planned, fileChanges: true } });
   }
   try {
@@ -210,7 +213,7 @@ export async function syncToView(
   } catch (err) {
     return finish({ outcome: 'failed', config: null, reason: `write ${deps.live.path}: ${describeError(err)}`, retry: true });
   }
-  const applied = await deps.applier.apply({ previous: current, next, revision: view.revision, ...(writer.moved ? { reloadReason: writer.moved } : {}) });
+  const applied = await deps.applier.apply({ previous: current, next, revision: view.revision });
   if (applied.plan.reloadReasons.length > 0) log.info({ reasons: applied.plan.reloadReasons }, 'reload reasons');
   if (applied.outcome === 'failed') {
     const reason = `apply: ${applied.error ? describeError(applied.error) : 'unknown'}`;
@@ -231,6 +234,33 @@ export async function syncToView(
     log.warn({ err: describeError(err) }, `could not clear the unconfirmed-write note beside ${deps.live.path}; the next start applies the file once more`);
   }
   return finish({ outcome: applied.outcome, config: next, retry: false, ...held });
+}
+
+/**
+ * The writer of each single-writer service, from its etcd record (see {@link WriterElection}); the state
+ * carries each one's server name for the renderer. A service its guard holds follows its record but
+ * proposes nothing: its nodes are the file's, not etcd's.
+ */
+async function placeWriters(
+  state: ClusterState,
+  view: SourceView,
+  deps: SyncDeps,
+  held: readonly HeldService[],
+  log: Logger,
+): Promise<{ state: ClusterState; writers: WriterStatus[] }> {
+  const single = deps.services.filter((service) => service.writer === 'single');
+  if (single.length === 0) return { state, writers: [] };
+  const election = deps.writers ?? new WriterElection({ store: null, proxyId: '-', metrics: deps.metrics });
+  const servers = new Map<string, string | null>();
+  const writers: WriterStatus[] = [];
+  for (const service of single) {
+    const own = nodesOf(state, service.name, deps.services[0] === service);
+    const mayPropose = !held.some((h) => h.service === service.name);
+    const status = await election.place(service, own, view, deps.applier, log, mayPropose);
+    servers.set(service.name, status.server);
+    writers.push(status);
+  }
+  return { state: { ...state, writers: servers }, writers };
 }
 
 /**

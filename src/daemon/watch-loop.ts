@@ -49,6 +49,7 @@ export class WatchLoop {
   private writerTimer: unknown = null;
   private resolveTimer: unknown = null;
   private settleTimer: unknown = null;
+  private handoverTimer: unknown = null;
   private stopped = false;
   private readonly passListeners: ((result: SyncResult) => void)[] = [];
 
@@ -111,6 +112,7 @@ export class WatchLoop {
     if (this.writerTimer !== null) this.clock.clearTimeout(this.writerTimer);
     if (this.resolveTimer !== null) this.clock.clearTimeout(this.resolveTimer);
     if (this.settleTimer !== null) this.clock.clearTimeout(this.settleTimer);
+    if (this.handoverTimer !== null) this.clock.clearTimeout(this.handoverTimer);
     await this.running;
     await this.lane.settle();
     await this.source.close();
@@ -157,6 +159,8 @@ export class WatchLoop {
     this.previousState = result.state;
     this.previousRevision = result.revision;
     if (result.state.settleSoon === true) this.scheduleSettle();
+    const hold = Math.min(...(result.writers ?? []).map((w) => w.holdMs).filter((ms) => ms > 0));
+    if (Number.isFinite(hold)) this.scheduleHandover(hold);
     if (result.config !== null && result.outcome !== 'failed') this.appliedRevision = result.revision;
     for (const listener of this.passListeners) listener(result);
     if (result.retry) this.scheduleRetry();
@@ -172,6 +176,15 @@ export class WatchLoop {
       this.retryTimer = null;
       this.kick();
     }, delay);
+  }
+
+  /** The pass that lets a new single writer in once its handover is over (see WriterElection). */
+  private scheduleHandover(ms: number): void {
+    if (this.stopped || this.handoverTimer !== null) return;
+    this.handoverTimer = this.clock.setTimeout(() => {
+      this.handoverTimer = null;
+      this.kick();
+    }, ms);
   }
 
   private scheduleSettle(): void {
@@ -199,9 +212,9 @@ export class WatchLoop {
   }
 
   /**
-   * A single writer that failed its check is not an etcd event: a pass every second looks again at who
-   * should write (two socket requests and a render of a handful of nodes), so a writer that recovers
-   * quickly does not take writes back from the one HAProxy moved them to.
+   * A single writer that failed its check in this HAProxy is not an etcd event: a pass every second
+   * looks at the writer's health here (two socket requests and a render of a handful of nodes) and, when
+   * it is DOWN, proposes the next writer through the etcd record.
    */
   private scheduleWriterCheck(): void {
     if (this.stopped || !this.deps.services.some((s) => s.writer === 'single')) return;

@@ -4,7 +4,7 @@ import type { StoredKeyValue } from '../model/types.js';
 import { drainMarkWrites, isRecordKey, knownNodes, locateNode } from './drain-mark.js';
 
 const P = '/components/galera';
-const kv = (key: string, value: string, lease = '7'): StoredKeyValue => ({ key, value, lease, modRevision: '42' });
+const kv = (key: string, value: string, lease = '7'): StoredKeyValue => ({ key, value, lease, modRevision: 42n });
 
 const KVS: StoredKeyValue[] = [
   kv(`${P}/1b7e-uuid/ip`, '10.0.0.1'),

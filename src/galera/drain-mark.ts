@@ -59,7 +59,7 @@ export function drainMarkWrites(prefix: string, node: LocatedNode, drain: boolea
   const flat = node.keys.find((kv) => kv.key === `${base}${node.id}`);
   const cleared = flat === undefined ? null : withoutDrainingField(flat.value);
   if (flat !== undefined && cleared !== null) {
-    writes.push({ kind: 'put', key: flat.key, value: cleared, lease: flat.lease, ifModRevision: flat.modRevision });
+    writes.push({ kind: 'put', key: flat.key, value: cleared, lease: flat.lease, ifModRevision: String(flat.modRevision) });
   }
   return writes;
 }

@@ -1,25 +1,96 @@
 import type { GaleraNode } from './types.js';
+import type { ReadRecord } from './writer-record.js';
+import { DEFAULT_PRIORITY } from './validate-address.js';
 
 /**
- * Single-writer mode's sticky choice. The writer stays the writer while it is registered, whatever
- * other nodes come and go: moving writes between Galera nodes for no reason invites certification
- * conflicts with transactions still running on the old writer. Only when the writer leaves does the
- * choice move, to the first non-backup node by name (backup nodes only when nothing else is left).
- * A writer that fails its health check is HAProxy's business: `balance first` skips it at once.
+ * Who may be proposed as the writer, best first: nodes this proxy's HAProxy sees UP, with a priority
+ * above 0 and a weight above 0 (a weight-0 node takes no new connections at all), ordered by priority
+ * (higher first), then by server name so that every proxy that sees the same nodes proposes the same one.
  */
-export function chooseWriter(nodes: readonly GaleraNode[], previous: string | null): string | null {
-  if (previous !== null && nodes.some((n) => n.name === previous)) return previous;
-  const sorted = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return (sorted.find((n) => !n.backup) ?? sorted[0])?.name ?? null;
+export function writerCandidates(nodes: readonly GaleraNode[], up: ReadonlySet<string>): GaleraNode[] {
+  return nodes
+    .filter((n) => up.has(n.name) && priorityOf(n) > 0 && n.weight > 0)
+    .sort((a, b) => priorityOf(b) - priorityOf(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+export function priorityOf(node: GaleraNode): number {
+  return node.priority ?? DEFAULT_PRIORITY;
+}
+
+/** The node a record names: by id (what the record holds), or by server name (what operators type). */
+export function findRecordNode(nodes: readonly GaleraNode[], node: string): GaleraNode | undefined {
+  return nodes.find((n) => n.id === node) ?? nodes.find((n) => n.name === node);
+}
+
+export type WriterDecision =
+  /** The record's writer is registered and usable here: render it, change nothing. */
+  | { readonly kind: 'keep'; readonly writer: GaleraNode }
+  /** Propose `to` by compare-and-swap against the epoch seen (0 = the key does not exist yet). */
+  | { readonly kind: 'propose'; readonly to: GaleraNode; readonly from: string | null; readonly epoch: bigint; readonly reason: string }
+  /**
+   * Nothing to propose (no candidate, or this proxy cannot see HAProxy's health): render the record's
+   * writer if it is registered, else no writer at all. Writes wait rather than go to a node the others
+   * do not write to.
+   */
+  | { readonly kind: 'stay'; readonly writer: GaleraNode | null; readonly why?: string };
+
 /**
- * The order a single-writer template lists servers in: the writer first, then the others by name.
- * With `balance first` HAProxy picks by server order, so this is what makes the choice survive a
- * reload (runtime-added servers already go last on their own).
+ * What this proxy does about its service's writer, from the record, the registered nodes and the
+ * servers its own HAProxy sees UP (null: unknown, as in `render` or when the socket does not answer).
+ *
+ * - The record is sticky: a writer that is registered and UP here stays, whatever else comes back
+ *   (a recovered old writer does not take writes back).
+ * - A writer gone from etcd, or DOWN here, is replaced by the best candidate, proposed against the epoch
+ *   seen; no record, or one that does not decode, likewise. Only a record that names a registered node
+ *   is ever rendered: never a local choice.
+ * - With no record at all, `serving` (the server this HAProxy sends writes to now, if any) is proposed
+ *   when it is a candidate: a proxy upgraded from the per-daemon choice keeps its writer instead of
+ *   moving writes for no reason.
  */
-export function orderWriterFirst(nodes: readonly GaleraNode[], writer: string | null): GaleraNode[] {
-  const sorted = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const chosen = sorted.find((n) => n.name === writer);
-  return chosen === undefined ? sorted : [chosen, ...sorted.filter((n) => n !== chosen)];
+export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up: ReadonlySet<string> | null, serving: string | null = null): WriterDecision {
+  const named = read.kind === 'ok' ? findRecordNode(nodes, read.record.node) : undefined;
+  if (named !== undefined && (up === null || up.has(named.name))) return { kind: 'keep', writer: named };
+  const current = named ?? null;
+  if (up === null) return { kind: 'stay', writer: current, why: 'HAProxy health unknown' };
+  const candidates = writerCandidates(nodes, up).filter((n) => n !== named);
+  const kept = read.kind === 'none' ? candidates.find((n) => n.name === serving) : undefined;
+  const best = kept ?? candidates[0];
+  const from = read.kind === 'ok' ? read.record.node : null;
+  if (best === undefined) return { kind: 'stay', writer: current, why: 'no other node is UP with a priority above 0' };
+  const epoch = read.kind === 'none' ? 0n : read.epoch;
+  const reason =
+    read.kind === 'none'
+      ? kept === undefined
+        ? 'no writer record'
+        : `no writer record; ${kept.name} already takes this HAProxy's writes`
+      : read.kind === 'malformed'
+        ? 'the writer record does not decode'
+        : named === undefined
+          ? `writer ${read.record.node} is not registered`
+          : `writer ${named.name} is DOWN in this HAProxy`;
+  return { kind: 'propose', to: best, from, epoch, reason };
+}
+
+export type SwitchoverPlan =
+  | { readonly kind: 'refuse'; readonly reason: string }
+  | { readonly kind: 'already'; readonly writer: GaleraNode }
+  | { readonly kind: 'swap'; readonly to: GaleraNode; readonly from: string | null; readonly epoch: bigint };
+
+/**
+ * A planned move of the writer to `target` (a node id or server name), checked against what this proxy
+ * sees: the target must be registered, allowed to write (priority and weight above 0) and UP in this
+ * HAProxy. The move is a compare-and-swap against the epoch read, like a failover proposal.
+ */
+export function planSwitchover(read: ReadRecord, nodes: readonly GaleraNode[], up: ReadonlySet<string> | null, target: string): SwitchoverPlan {
+  const to = findRecordNode(nodes, target);
+  if (to === undefined) {
+    const known = nodes.map((n) => (n.id === n.name ? n.name : `${n.name} (${n.id})`)).join(', ');
+    return { kind: 'refuse', reason: `${JSON.stringify(target)} is not a registered node (registered: ${known === '' ? 'none' : known})` };
+  }
+  if (priorityOf(to) === 0) return { kind: 'refuse', reason: `${to.name} has priority 0: it is never the writer` };
+  if (to.weight === 0) return { kind: 'refuse', reason: `${to.name} has weight 0: it takes no new connections` };
+  if (up === null) return { kind: 'refuse', reason: `cannot tell whether ${to.name} is UP: this HAProxy's runtime could not be read` };
+  if (!up.has(to.name)) return { kind: 'refuse', reason: `${to.name} is not UP in this HAProxy (its health check fails, or it is in maintenance)` };
+  if (read.kind === 'ok' && findRecordNode(nodes, read.record.node) === to) return { kind: 'already', writer: to };
+  return { kind: 'swap', to, from: read.kind === 'ok' ? read.record.node : null, epoch: read.kind === 'none' ? 0n : read.epoch };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PORT_MAY_FOLLOW_REASON, decodeCluster } from './decode-cluster.js';
+import { PORT_MAY_FOLLOW_REASON, decodeCluster, decodeServices } from './decode-cluster.js';
 import type { KeyValue } from './types.js';
 import { findControlCharacter } from './validate-address.js';
 import { fnv1a32 } from './server-name.js';
@@ -416,5 +416,38 @@ describe('decodeCluster reads the draining attribute', () => {
     expect(beside.rejected[0]?.reason).not.toContain('\n');
     const json = flat('{"ip":"10.0.0.5","draining":"yes"}');
     expect(json.rejected).toEqual([{ key: `${P}/n1`, id: 'n1', reason: 'JSON "draining" must be true or false, got string "yes"' }]);
+  });
+});
+
+describe('single-writer fields', () => {
+  const record = JSON.stringify({ node: 'db1', by: 'proxy-a', reason: 'no writer record' });
+
+  it('never decodes the writer record as a node: the default key and a service\'s own', () => {
+    const base = { name: 'galera', prefix: `${P}/`, defaultPort: 3306 };
+    const values = kvs({ [`${P}/db1`]: '10.0.0.1', [`${P}/_writer`]: record, [`${P}/leader`]: record });
+    const byDefault = decodeServices([base], values);
+    expect(byDefault.nodes.map((n) => n.id)).toEqual(['db1']);
+    // `leader` is not this service's record key: it is a (bad) node, rejected with its reason.
+    expect(byDefault.rejected.map((r) => r.key)).toEqual([`${P}/leader`]);
+    const ownKey = decodeServices([{ ...base, writerKey: `${P}/leader` }], values);
+    expect(ownKey.rejected.map((r) => r.key)).toEqual([`${P}/_writer`]);
+    expect(decodeServices([base, { name: 'web', prefix: '/web/', defaultPort: 80 }], values).rejected.map((r) => r.key)).toEqual([`${P}/leader`]);
+  });
+
+  it('reads priority from the seed layout and from JSON; absent stays absent (1)', () => {
+    const state = decodeCluster(P, kvs({ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/priority`]: '0', [`${P}/b`]: '{"ip":"10.0.0.2","priority":7}', [`${P}/c`]: '{"ip":"10.0.0.3","priority":"3"}', [`${P}/d`]: '10.0.0.4' }));
+    expect(state.nodes.map((n) => [n.id, n.priority])).toEqual([['a', 0], ['b', 7], ['c', 3], ['d', undefined]]);
+    expect(state.rejected).toEqual([]);
+  });
+
+  it.each([
+    [{ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/priority`]: '-1' }, `${P}/a/priority`, 'priority "-1" is not a decimal integer'],
+    [{ [`${P}/a/ip`]: '10.0.0.1', [`${P}/a/priority`]: 'high' }, `${P}/a/priority`, 'priority "high" is not a decimal integer'],
+    [{ [`${P}/a`]: '{"ip":"10.0.0.1","priority":1.5}' }, `${P}/a`, 'JSON "priority": priority "1.5" is not an integer'],
+    [{ [`${P}/a`]: '{"ip":"10.0.0.1","priority":99999999}' }, `${P}/a`, 'JSON "priority": priority "99999999" is out of range 0-1000000'],
+  ])('rejects a bad priority with the key and the reason', (values, key, reason) => {
+    const state = decodeCluster(P, kvs(values));
+    expect(state.nodes).toEqual([]);
+    expect(state.rejected).toEqual([{ key, id: 'a', reason }]);
   });
 });

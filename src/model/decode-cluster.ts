@@ -1,7 +1,7 @@
 import { JSON_FIELDS, checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
 import { DEFAULT_SERVER_NAMING, serverNameCandidates, type ServerNaming } from './server-name.js';
 import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
-import type { ServiceSpec } from './service.js';
+import { writerKeyOf, type ServiceSpec } from './service.js';
 import { normalizePrefix } from './prefix.js';
 import {
   DEFAULT_PORT,
@@ -12,19 +12,21 @@ import {
   checkIPv6,
   checkPortText,
   checkWeightText,
+  checkPriorityText,
   cleanValue,
   quote,
   type Checked,
 } from './validate-address.js';
 
 /**
- * Leaf keys of the seed layout `<prefix>/<id>/<leaf>`. `weight` and `backup` extend the seed's layout so
- * that it can say everything the JSON form can; `service_instance_name` is written by the seed's
- * registration loop and carries nothing HAProxy needs. `draining` is also the one leaf allowed beside a
- * flat value: an `ip:port` string has no room for an attribute, and `galera-haproxy drain` marks a node of
- * any layout the same way, without rewriting a value that its registrar owns.
+ * Leaf keys of the seed layout `<prefix>/<id>/<leaf>`. `weight`, `backup` and `priority` (the writer
+ * preference of single-writer mode) extend the seed's layout so that it can say everything the JSON form
+ * can; `service_instance_name` is written by the seed's registration loop and carries nothing HAProxy needs.
+ * `draining` is also the one leaf allowed beside a flat value: an `ip:port` string has no room for an
+ * attribute, and `galera-haproxy drain` marks a node of any layout the same way, without rewriting a value
+ * that its registrar owns.
  */
-const SEED_LEAVES = ['ip', 'port', 'host', 'weight', 'backup', 'draining', 'service_instance_name'] as const;
+const SEED_LEAVES = ['ip', 'port', 'host', 'weight', 'backup', 'draining', 'priority', 'service_instance_name'] as const;
 type SeedLeaf = (typeof SEED_LEAVES)[number];
 
 interface IdEntry {
@@ -46,6 +48,11 @@ export interface DecodeOptions {
    * re-addressed a moment later. Absent (first pass, `once`, `render`): no node is held back.
    */
   readonly portMayFollowAfter?: bigint;
+  /**
+   * Keys under the prefix that are not nodes and are left out before decoding: the single-writer record
+   * (`<prefix>/_writer` by default) lives beside the nodes so the same watch carries it.
+   */
+  readonly skipKeys?: ReadonlySet<string>;
 }
 
 /** Reason of a seed node held back by {@link DecodeOptions.portMayFollowAfter}. */
@@ -77,7 +84,7 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   const entries = new Map<string, IdEntry>();
 
   for (const kv of kvs) {
-    if (!kv.key.startsWith(base)) continue;
+    if (!kv.key.startsWith(base) || options.skipKeys?.has(kv.key) === true) continue;
     const segments = kv.key.slice(base.length).split('/');
     const id = segments[0] ?? '';
     if (id.length === 0) {
@@ -247,18 +254,20 @@ function decodeEntry(
   const port = optionalField(entry.leaves.get('port'), checkPortText, defaultPort);
   const weight = optionalField(entry.leaves.get('weight'), checkWeightText, DEFAULT_WEIGHT);
   const backup = optionalField(entry.leaves.get('backup'), checkBackupText, false);
+  const priority = optionalField<number | null>(entry.leaves.get('priority'), checkPriorityText, null);
   for (const [checked, kv] of [
     [address, ipKv],
     [port, entry.leaves.get('port')],
     [weight, entry.leaves.get('weight')],
     [backup, entry.leaves.get('backup')],
+    [priority, entry.leaves.get('priority')],
   ] as const) {
     if (!checked.ok) {
       rejected.push({ key: kv?.key ?? ipKv.key, id, reason: checked.reason });
       return null;
     }
   }
-  if (!address.ok || !port.ok || !weight.ok || !backup.ok) return null;
+  if (!address.ok || !port.ok || !weight.ok || !backup.ok || !priority.ok) return null;
 
   let host: string | undefined;
   const hostKv = entry.leaves.get('host');
@@ -268,7 +277,14 @@ function decodeEntry(
     if (checked.ok) host = checked.value;
     else rejected.push({ key: hostKv.key, id, reason: `${checked.reason} (field ignored, node kept)` });
   }
-  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup: backup.value, ...(draining.value ? { draining: true as const } : {}) };
+  const endpoint: Endpoint = {
+    address: address.value,
+    port: port.value,
+    weight: weight.value,
+    backup: backup.value,
+    ...(draining.value ? { draining: true as const } : {}),
+    ...(priority.value === null ? {} : { priority: priority.value }),
+  };
   return { id, endpoint: host === undefined ? endpoint : { ...endpoint, host }, keys: leafKeys.sort(), mainKey: ipKv.key, ...revision };
 }
 
@@ -282,17 +298,18 @@ function optionalField<T>(kv: KeyValue | undefined, check: (value: string) => Ch
 }
 
 /** The part of a service the decoder needs. */
-export type DecodedService = Pick<ServiceSpec, 'name' | 'prefix' | 'defaultPort'>;
+export type DecodedService = Pick<ServiceSpec, 'name' | 'prefix' | 'defaultPort' | 'writerKey'>;
 
 /**
  * Decodes each service's prefix on its own (names and addresses are unique within a section, not across
  * them: one machine may serve both the web tier and Galera) and tags every node and rejection with its
- * service. Keys under no service's prefix are skipped, as a watch on the prefixes would never see them.
+ * service. Keys under no service's prefix are skipped, as a watch on the prefixes would never see them,
+ * and so is each service's writer record ({@link writerKeyOf}), which is not a node.
  */
-export function decodeServices(services: readonly DecodedService[], kvs: readonly KeyValue[], options: Omit<DecodeOptions, 'defaultPort'> = {}): ClusterState {
+export function decodeServices(services: readonly DecodedService[], kvs: readonly KeyValue[], options: Omit<DecodeOptions, 'defaultPort' | 'skipKeys'> = {}): ClusterState {
   if (services.length === 1 && services[0] !== undefined) {
     const only = services[0];
-    return tagState(decodeCluster(only.prefix, kvs, { ...options, defaultPort: only.defaultPort }), only.name);
+    return tagState(decodeCluster(only.prefix, kvs, { ...options, defaultPort: only.defaultPort, skipKeys: new Set([writerKeyOf(only)]) }), only.name);
   }
   const nodes: GaleraNode[] = [];
   const rejected: Rejection[] = [];
@@ -301,7 +318,7 @@ export function decodeServices(services: readonly DecodedService[], kvs: readonl
   let settleSoon = false;
   for (const service of services) {
     const base = normalizePrefix(service.prefix);
-    const state = tagState(decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...options, defaultPort: service.defaultPort }), service.name);
+    const state = tagState(decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...options, defaultPort: service.defaultPort, skipKeys: new Set([writerKeyOf(service)]) }), service.name);
     nodes.push(...state.nodes);
     rejected.push(...state.rejected);
     incomplete.push(...state.incomplete);

@@ -8,6 +8,8 @@ import {
   checkPortText,
   checkWeightNumber,
   checkWeightText,
+  checkPriorityNumber,
+  checkPriorityText,
   cleanValue,
   quote,
   type Checked,
@@ -22,6 +24,8 @@ export interface Endpoint {
   readonly host?: string;
   /** Out of rotation (HAProxy `state drain`): present, and true, only for a draining node. */
   readonly draining?: true;
+  /** Writer priority (single-writer mode), when the node registered one; absent = 1. */
+  readonly priority?: number;
 }
 
 /** A flat value decoded, with the JSON fields that were ignored because this version does not know them. */
@@ -30,7 +34,7 @@ export interface FlatValue {
   readonly ignoredFields: readonly string[];
 }
 
-export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host', 'draining'] as const;
+export const JSON_FIELDS = ['ip', 'port', 'weight', 'backup', 'host', 'draining', 'priority'] as const;
 
 /**
  * One flat value: `ip`, `host`, `ip:port`, `[ipv6]`, `[ipv6]:port`, a bare IPv6 address (all of it is the
@@ -75,7 +79,8 @@ export function parseFlatValue(raw: string, defaultPort: number = DEFAULT_PORT):
 }
 
 /**
- * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "...", "draining": false}`. `port` and `weight` may be
+ * `{"ip": "...", "port": 3306, "weight": 10, "backup": false, "host": "...", "draining": false, "priority": 2}`.
+ * `port`, `weight` and `priority` (writer preference in single-writer mode: higher first, 0 never) may be
  * numbers or decimal strings (`"3306"`, as the seed layout's text keys are read); anything else in them is
  * refused. Unknown fields (`"datacenter"`, written by a newer registrar or another tool) are ignored and
  * returned in `ignoredFields`: refusing them would take a healthy node out of HAProxy over data nobody here
@@ -109,6 +114,8 @@ export function parseJsonValue(value: string, defaultPort: number = DEFAULT_PORT
   if (!port.ok) return port;
   const weight = readInteger(record, 'weight', DEFAULT_WEIGHT, checkWeightNumber, checkWeightText);
   if (!weight.ok) return weight;
+  const priority = record['priority'] === undefined ? null : readInteger(record, 'priority', 0, checkPriorityNumber, checkPriorityText);
+  if (priority !== null && !priority.ok) return priority;
 
   const backup = record['backup'] ?? false;
   if (typeof backup !== 'boolean') {
@@ -126,7 +133,14 @@ export function parseJsonValue(value: string, defaultPort: number = DEFAULT_PORT
     if (!checked.ok) return { ok: false, reason: `JSON "host": ${checked.reason}` };
     host = checked.value;
   }
-  const endpoint: Endpoint = { address: address.value, port: port.value, weight: weight.value, backup, ...(draining ? { draining } : {}) };
+  const endpoint: Endpoint = {
+    address: address.value,
+    port: port.value,
+    weight: weight.value,
+    backup,
+    ...(draining ? { draining } : {}),
+    ...(priority === null ? {} : { priority: priority.value }),
+  };
   return { ok: true, value: { endpoint: host === undefined ? endpoint : { ...endpoint, host }, ignoredFields } };
 }
 
@@ -140,7 +154,7 @@ export function checkHostText(raw: unknown): Checked<string> {
 
 function readInteger(
   record: Record<string, unknown>,
-  key: 'port' | 'weight',
+  key: 'port' | 'weight' | 'priority',
   fallback: number,
   check: (n: number) => Checked<number>,
   checkText: (text: string) => Checked<number>,

@@ -1,3 +1,5 @@
+import { normalizePrefix } from './prefix.js';
+
 /**
  * One backend that galera-haproxy keeps in step with etcd: the nodes registered under `prefix` become the
  * servers of the HAProxy section called `name`. Without a config file there is exactly one, built from
@@ -25,10 +27,15 @@ export interface ServiceSpec {
   /** Port of a seed-layout node that registers no `port` key (3306 for Galera, 80 for a web tier). */
   readonly defaultPort: number;
   /**
-   * Galera services only: `single` = one sticky writer first in the list (`balance first`), the others
-   * take over in order; `multi` = every node takes writes.
+   * Galera services only: `single` = one writer, the one the etcd writer record names (every proxy of the
+   * service renders the same one; see model/writer-record.ts); `multi` = every node takes writes.
    */
   readonly writer: 'multi' | 'single';
+  /**
+   * Single-writer mode: the etcd key of the writer record every proxy of this service agrees on. Must lie
+   * under {@link prefix} (the same watch carries it). @default `<prefix>/_writer` (see {@link writerKeyOf})
+   */
+  readonly writerKey?: string;
   /** A second, read-only listener over the same nodes (Galera), or undefined. */
   readonly readListen?: string;
   /** A nunjucks fragment that renders this service's section instead of the default block. */
@@ -53,3 +60,11 @@ export type HealthCheck =
   /** A TCP connect check, optionally on another port. */
   | { readonly type: 'tcp'; readonly port?: number }
   | { readonly type: 'none' };
+
+/** The leaf of the default writer record key: `_` keeps it apart from node ids a registrar would write. */
+export const DEFAULT_WRITER_LEAF = '_writer';
+
+/** The key of a service's writer record: its own `writerKey`, else `<prefix>/_writer`. */
+export function writerKeyOf(service: Pick<ServiceSpec, 'prefix' | 'writerKey'>): string {
+  return service.writerKey ?? `${normalizePrefix(service.prefix)}${DEFAULT_WRITER_LEAF}`;
+}

@@ -7,13 +7,18 @@ export interface KeyValue {
    * keeps it). Absent for values that do not come from etcd (a `--nodes` file); those rank as oldest.
    */
   readonly createRevision?: bigint;
+  /**
+   * etcd's `mod_revision`: the revision of the key's last put. The single-writer record's epoch. Absent
+   * for values that do not come from etcd.
+   */
+  readonly modRevision?: bigint;
 }
 
 /** A key as etcd stores it, with its lease and last write: what operator commands write beside it. */
 export interface StoredKeyValue extends KeyValue {
   /** Lease id in decimal, `0` for none. */
   readonly lease: string;
-  readonly modRevision: string;
+  readonly modRevision: bigint;
 }
 
 /** A Galera node that passed validation and may be rendered into haproxy.cfg. */
@@ -41,6 +46,11 @@ export interface GaleraNode {
    * Present only when true.
    */
   readonly draining?: true;
+  /**
+   * Writer preference in single-writer mode (seed `priority` key or JSON `priority`): higher is proposed
+   * first, 0 is never proposed. Absent = 1.
+   */
+  readonly priority?: number;
   /** The etcd keys this node was decoded from. */
   readonly keys: readonly string[];
   /**
@@ -79,4 +89,9 @@ export interface ClusterState {
    * the daemon runs another pass shortly even when etcd stays quiet, so the node is not held forever.
    */
   readonly settleSoon?: true;
+  /**
+   * Single-writer services: the server each one's write listener sends writes to (null: none, writes
+   * wait), from the service's writer record. Set by the sync pass, read by the renderer.
+   */
+  readonly writers?: ReadonlyMap<string, string | null>;
 }

@@ -139,15 +139,36 @@ export function checkPortNumber(port: number, shown: string = String(port)): Che
 }
 
 export function checkWeightText(value: string): Checked<number> {
-  if (!/^\d+$/.test(value)) return bad(`weight ${quote(value)} is not a decimal integer`);
-  if (value.length > 1 && value.startsWith('0')) return bad(`weight ${quote(value)} has a leading zero`);
-  return checkWeightNumber(Number(value), value);
+  return checkCountText('weight', value, MAX_WEIGHT);
 }
 
 export function checkWeightNumber(weight: number, shown: string = String(weight)): Checked<number> {
-  if (!Number.isSafeInteger(weight)) return bad(`weight ${quote(shown)} is not an integer`);
-  if (weight < 0 || weight > MAX_WEIGHT) return bad(`weight ${quote(shown)} is out of range 0-${MAX_WEIGHT}`);
-  return ok(weight);
+  return checkCountNumber('weight', weight, MAX_WEIGHT, shown);
+}
+
+/** Writer priority (single-writer mode): higher is preferred, 0 = never proposed as the writer. */
+export const DEFAULT_PRIORITY = 1;
+export const MAX_PRIORITY = 1_000_000;
+
+export function checkPriorityText(value: string): Checked<number> {
+  return checkCountText('priority', value, MAX_PRIORITY);
+}
+
+export function checkPriorityNumber(priority: number, shown: string = String(priority)): Checked<number> {
+  return checkCountNumber('priority', priority, MAX_PRIORITY, shown);
+}
+
+/** A whole number 0..max written as text: decimal digits only, no sign, exponent or leading zero. */
+function checkCountText(label: string, value: string, max: number): Checked<number> {
+  if (!/^\d+$/.test(value)) return bad(`${label} ${quote(value)} is not a decimal integer`);
+  if (value.length > 1 && value.startsWith('0')) return bad(`${label} ${quote(value)} has a leading zero`);
+  return checkCountNumber(label, Number(value), max, value);
+}
+
+function checkCountNumber(label: string, n: number, max: number, shown: string): Checked<number> {
+  if (!Number.isSafeInteger(n)) return bad(`${label} ${quote(shown)} is not an integer`);
+  if (n < 0 || n > max) return bad(`${label} ${quote(shown)} is out of range 0-${max}`);
+  return ok(n);
 }
 
 /** `true`/`false` only: `yes`, `1` and friends are guesses, and a wrong guess moves all the traffic. */

@@ -11,6 +11,11 @@ export interface Metrics {
   readonly applySeconds: Histogram<'outcome'>;
   readonly etcdLastHeard: Gauge;
   readonly etcdRevision: Gauge;
+  /** Single-writer mode: the writer record's epoch (its etcd mod_revision; 0 = no record). */
+  readonly writerEpoch: Gauge<'service'>;
+  /** Single-writer mode: 1 while the record's writer is registered and UP in this proxy's HAProxy. */
+  readonly writerAgrees: Gauge<'service'>;
+  readonly writerProposals: Counter<'service' | 'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -49,6 +54,24 @@ export function createMetrics(): Metrics {
     etcdRevision: new Gauge({
       name: 'galera_haproxy_etcd_revision',
       help: 'etcd revision the mirror of the prefix has reached (every change up to it applied)',
+      registers: [registry],
+    }),
+    writerEpoch: new Gauge({
+      name: 'galera_haproxy_writer_epoch',
+      help: "Single writer: the epoch (etcd mod_revision) of the service's writer record this proxy renders; 0 = no record",
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+    writerAgrees: new Gauge({
+      name: 'galera_haproxy_writer_agrees',
+      help: "Single writer: 1 while the record's writer is registered and UP in this proxy's HAProxy, 0 while it is not (writes wait)",
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+    writerProposals: new Counter({
+      name: 'galera_haproxy_writer_proposals_total',
+      help: 'Single writer: compare-and-swap proposals of a new writer by this proxy, by outcome (won, lost, failed)',
+      labelNames: ['service', 'outcome'],
       registers: [registry],
     }),
   };

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { listenError, parseListenAddress } from '../config/start-checks.js';
 import type { Metrics } from './metrics.js';
 import type { SourceHealth } from '../source/types.js';
+import type { WriterView } from '../model/writer-record.js';
 
 /** What the daemon loop keeps for `/status`; read on each request. */
 export interface StatusReport {
@@ -24,6 +25,11 @@ export interface ServiceStatus {
   readonly draining?: readonly string[];
   /** Why the service's min-servers guard holds it, when it does. */
   readonly held?: string;
+  /**
+   * Single-writer services: the etcd writer record as this proxy last read it (epoch, node, who wrote it
+   * and why), the server its write listener sends writes to, and whether this proxy sees that writer UP.
+   */
+  readonly writer?: WriterView;
 }
 
 export interface StatusServer {

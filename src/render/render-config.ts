@@ -45,6 +45,11 @@ export interface TemplateNode {
   readonly port: number;
   readonly endpoint: string;
   readonly weight: number;
+  /**
+   * The weight in the write listener: in single-writer mode the node's weight for the writer its etcd
+   * record names and 0 for every other node; otherwise `weight`.
+   */
+  readonly write_weight: number;
   readonly backup: boolean;
   readonly host: string;
   /** Render the server in HAProxy's DRAIN state: end its line with `# draining` (see parse-servers.ts). */
@@ -118,7 +123,10 @@ export function createRenderer(options: RendererOptions = {}): Renderer {
     templatePath,
     render(state, meta) {
       const base = { ...vars, revision: meta.revision, origin: meta.origin ?? `etcd revision ${meta.revision}` };
-      const sections = services.map((service, i) => toTemplateService(service, nodesOf(state, service.name, i === 0).map(toTemplateNode)));
+      const sections = services.map((service, i) => {
+        const writer = service.writer === 'single' ? (state.writers?.get(service.name) ?? null) : undefined;
+        return toTemplateService(service, nodesOf(state, service.name, i === 0).map((node) => toTemplateNode(node, writer)));
+      });
       const context: Record<string, unknown> = { ...base, nodes: sections[0]?.nodes ?? [], services: sections };
       assertPrintable(context, '');
       for (const section of sections) {
@@ -186,7 +194,8 @@ function toTemplateService(service: ServiceSpec, nodes: TemplateNode[]): Templat
   };
 }
 
-function toTemplateNode(node: ClusterState['nodes'][number]): TemplateNode {
+/** `writer`: the single writer's server name, null for none, undefined when every node takes writes. */
+function toTemplateNode(node: ClusterState['nodes'][number], writer: string | null | undefined): TemplateNode {
   const endpoint = formatEndpoint(node.address, node.port);
   return {
     name: node.name,
@@ -195,6 +204,7 @@ function toTemplateNode(node: ClusterState['nodes'][number]): TemplateNode {
     port: node.port,
     endpoint,
     weight: node.weight,
+    write_weight: writer === undefined || writer === node.name ? node.weight : 0,
     backup: node.backup,
     host: node.host ?? '',
     draining: node.draining === true,

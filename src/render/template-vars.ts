@@ -75,7 +75,7 @@ export const TEMPLATE_VARS = {
   stats_listen: { default: '', doc: 'bind address of the HTTP stats page; empty = none', validate: optional(bindAddress) },
   writer: {
     default: 'multi',
-    doc: 'multi = every node takes writes (leastconn); single = one sticky writer first in the list (balance first), the others take over in order',
+    doc: "multi = every node takes writes (leastconn); single = one writer, the node the service's etcd writer record names (every other server weight 0 in the write listener)",
     validate: (v) => (v === 'multi' || v === 'single' ? null : 'must be "multi" or "single"'),
   },
   on_marked_down: {

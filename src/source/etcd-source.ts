@@ -17,7 +17,12 @@ import type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-
 
 export type { EtcdClusterSource, EtcdSourceDeps, EtcdSourceStats } from './etcd-source-types.js';
 
-const decode = (kv: IKeyValue): KeyValue => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), createRevision: BigInt(kv.create_revision) });
+const decode = (kv: IKeyValue): KeyValue => ({
+  key: kv.key.toString('utf8'),
+  value: kv.value.toString('utf8'),
+  createRevision: BigInt(kv.create_revision),
+  modRevision: BigInt(kv.mod_revision),
+});
 
 /** How long `close()` waits for etcd to acknowledge the watch cancel (which ends the stream). */
 const CLOSE_CANCEL_MS = 300;

@@ -9,7 +9,7 @@ describe('KeyMirror', () => {
     const mirror = new KeyMirror();
     mirror.reset([{ key: '/p/a', value: '1' }], 5n);
     expect(mirror.apply([put('/p/b', '2', 6), del('/p/a', 7)])).toBe(true);
-    expect(mirror.kvs()).toEqual([{ key: '/p/b', value: '2' }]);
+    expect(mirror.kvs()).toEqual([{ key: '/p/b', value: '2', modRevision: 6n }]);
     expect(mirror.revision).toBe(7n);
   });
 
@@ -18,7 +18,7 @@ describe('KeyMirror', () => {
     mirror.reset([], 10n);
     mirror.apply([put('/p/a', 'new', 12)]);
     expect(mirror.apply([put('/p/a', 'old', 11), del('/p/a', 9)])).toBe(false);
-    expect(mirror.kvs()).toEqual([{ key: '/p/a', value: 'new' }]);
+    expect(mirror.kvs()).toEqual([{ key: '/p/a', value: 'new', modRevision: 12n }]);
     expect(mirror.eventsApplied).toBe(1);
   });
 
@@ -36,16 +36,19 @@ describe('KeyMirror', () => {
     // A put over an existing key keeps its create revision, as etcd reports it.
     expect(mirror.apply([{ ...put('/p/a', '2', 6), createRevision: 2n }, { ...put('/p/b', '3', 7), createRevision: 7n }])).toBe(true);
     expect(mirror.kvs()).toEqual([
-      { key: '/p/a', value: '2', createRevision: 2n },
-      { key: '/p/b', value: '3', createRevision: 7n },
+      { key: '/p/a', value: '2', createRevision: 2n, modRevision: 6n },
+      { key: '/p/b', value: '3', createRevision: 7n, modRevision: 7n },
     ]);
   });
 
-  it('reports a put of the same value as no change but still counts it as seen', () => {
+  it('reports a put of the same value as no change but still counts it as seen, and keeps its new mod revision', () => {
     const mirror = new KeyMirror();
-    mirror.reset([{ key: '/p/a', value: '1' }], 1n);
+    mirror.reset([{ key: '/p/a', value: '1', modRevision: 1n }], 1n);
+    expect(mirror.kvs()).toEqual([{ key: '/p/a', value: '1', modRevision: 1n }]);
     expect(mirror.apply([put('/p/a', '1', 2)])).toBe(false);
     expect(mirror.eventsApplied).toBe(1);
+    // The single-writer record's epoch is its mod revision: a compare-and-swap needs the one etcd holds.
+    expect(mirror.kvs()).toEqual([{ key: '/p/a', value: '1', modRevision: 2n }]);
   });
 
   it('a reset reports deletes, additions and changes against the snapshot', () => {

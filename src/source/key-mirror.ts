@@ -59,10 +59,16 @@ export class KeyMirror {
       if (event.revision < this.current) continue;
       if (event.type === 'put') {
         const before = this.entries.get(event.key);
+        const { key, value, createRevision, revision: modRevision } = event;
+        const entry: KeyValue = createRevision === undefined ? { key, value, modRevision } : { key, value, createRevision, modRevision };
         if (before?.value !== event.value || before.createRevision !== event.createRevision) {
-          const { key, value, createRevision } = event;
-          this.entries.set(key, createRevision === undefined ? { key, value } : { key, value, createRevision });
+          this.entries.set(key, entry);
           changed = true;
+        } else if (before.modRevision !== modRevision) {
+          // The same bytes put again: no change to decode, but the key's mod_revision (the writer
+          // record's epoch) must be the one etcd holds, or a compare-and-swap against it would lose.
+          this.entries.set(key, entry);
+          this.sorted = null;
         }
       } else if (this.entries.delete(event.key)) {
         changed = true;

@@ -15,7 +15,7 @@ export async function readPrefixOnce(client: Etcd3, prefix: string): Promise<{ r
       value: kv.value.toString('utf8'),
       createRevision: BigInt(kv.create_revision),
       lease: String(kv.lease),
-      modRevision: kv.mod_revision,
+      modRevision: BigInt(kv.mod_revision),
     })),
   };
 }

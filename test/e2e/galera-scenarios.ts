@@ -255,11 +255,15 @@ export async function scenarioSingleWriter(env: GaleraE2e, proxy: Proxy): Promis
   const before = new Set(load.served.filter((s) => s.at < killedAt).map((s) => s.node));
   const after = new Set(load.served.filter((s) => s.at > killedAt).map((s) => s.node));
   after.delete(writer);
+  // Writes wait (fail) from the kill until the etcd writer record has moved and the handover is over;
+  // from the moment writes reach the new writer, none may fail.
+  const movedAt = killedAt + (result.moved ?? Number.POSITIVE_INFINITY);
   return summarize('single writer, kill the writer', load, killedAt, { 'writes on a new node': seconds(result.moved) }, {
     'writers before kill': [...before].join(' '),
     'writers after kill': [...after].join(' '),
     'distinct writers before': before.size,
     'distinct writers after': after.size,
+    'failed after writes moved': load.failedAt.filter((at) => at > movedAt).length,
   });
 }
 

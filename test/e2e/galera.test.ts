@@ -65,6 +65,6 @@ describe('a real 3-node MariaDB Galera cluster behind HAProxy, kept in step by g
     results.push(r);
     expect(r.facts['distinct writers before']).toBe(1);
     expect(r.facts['distinct writers after']).toBe(1);
-    expect(r.failedAfterFault, r.firstFailures.join('\n')).toBe(0);
+    expect(r.facts['failed after writes moved'], r.firstFailures.join('\n')).toBe(0);
   });
 });
