@@ -88,6 +88,19 @@ describe('decideWriter', () => {
   it('finds the writer by server name too (an operator may write the name)', () => {
     expect(decideWriter(record('db2'), three, up('db2'))).toMatchObject({ kind: 'keep', writer: { name: 'db2' } });
   });
+
+  it('moves writes off a draining writer before it leaves, and never onto a draining node', () => {
+    const leaving = [node('db1', { draining: true }), node('db2', { draining: true }), node('db3')];
+    expect(decideWriter(record('uuid-db1', 12n), leaving, up('db1', 'db2', 'db3'))).toEqual({
+      kind: 'propose',
+      to: leaving[2],
+      from: 'uuid-db1',
+      epoch: 12n,
+      reason: 'writer db1 is draining',
+    });
+    // Nowhere else to go: the draining writer stays (its sessions finish), writes wait.
+    expect(decideWriter(record('uuid-db1'), leaving.slice(0, 2), up('db1', 'db2'))).toMatchObject({ kind: 'stay', writer: { name: 'db1' } });
+  });
 });
 
 describe('planSwitchover', () => {
@@ -111,5 +124,9 @@ describe('planSwitchover', () => {
     ['unknown health', 'db2', null, 'cannot tell whether db2 is UP: this HAProxy\'s runtime could not be read'],
   ])('refuses %s with the reason', (_what, target, seen, reason) => {
     expect(planSwitchover(record('uuid-db1'), three, seen, target)).toEqual({ kind: 'refuse', reason });
+  });
+
+  it('refuses a draining node: it is leaving', () => {
+    expect(planSwitchover(record('uuid-db1'), [node('db1'), node('db2', { draining: true })], all, 'db2')).toEqual({ kind: 'refuse', reason: 'db2 is draining: it is leaving' });
   });
 });

@@ -3,13 +3,14 @@ import type { ReadRecord } from './writer-record.js';
 import { DEFAULT_PRIORITY } from './validate-address.js';
 
 /**
- * Who may be proposed as the writer, best first: nodes this proxy's HAProxy sees UP, with a priority
- * above 0 and a weight above 0 (a weight-0 node takes no new connections at all), ordered by priority
+ * Who may be proposed as the writer, best first: nodes this proxy's HAProxy sees UP, not draining (they
+ * are leaving), with a priority above 0 and a weight above 0 (a weight-0 node takes no new connections
+ * at all), ordered by priority
  * (higher first), then by server name so that every proxy that sees the same nodes proposes the same one.
  */
 export function writerCandidates(nodes: readonly GaleraNode[], up: ReadonlySet<string>): GaleraNode[] {
   return nodes
-    .filter((n) => up.has(n.name) && priorityOf(n) > 0 && n.weight > 0)
+    .filter((n) => up.has(n.name) && n.draining !== true && priorityOf(n) > 0 && n.weight > 0)
     .sort((a, b) => priorityOf(b) - priorityOf(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -40,7 +41,8 @@ export type WriterDecision =
  *
  * - The record is sticky: a writer that is registered and UP here stays, whatever else comes back
  *   (a recovered old writer does not take writes back).
- * - A writer gone from etcd, or DOWN here, is replaced by the best candidate, proposed against the epoch
+ * - A writer gone from etcd, DOWN here, or draining (about to leave: `register` on SIGTERM, `drain` by
+ *   hand), is replaced by the best candidate, proposed against the epoch
  *   seen; no record, or one that does not decode, likewise. Only a record that names a registered node
  *   is ever rendered: never a local choice.
  * - With no record at all, `serving` (the server this HAProxy sends writes to now, if any) is proposed
@@ -49,7 +51,7 @@ export type WriterDecision =
  */
 export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up: ReadonlySet<string> | null, serving: string | null = null): WriterDecision {
   const named = read.kind === 'ok' ? findRecordNode(nodes, read.record.node) : undefined;
-  if (named !== undefined && (up === null || up.has(named.name))) return { kind: 'keep', writer: named };
+  if (named !== undefined && named.draining !== true && (up === null || up.has(named.name))) return { kind: 'keep', writer: named };
   const current = named ?? null;
   if (up === null) return { kind: 'stay', writer: current, why: 'HAProxy health unknown' };
   const candidates = writerCandidates(nodes, up).filter((n) => n !== named);
@@ -67,7 +69,9 @@ export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up:
         ? 'the writer record does not decode'
         : named === undefined
           ? `writer ${read.record.node} is not registered`
-          : `writer ${named.name} is DOWN in this HAProxy`;
+          : named.draining === true
+            ? `writer ${named.name} is draining`
+            : `writer ${named.name} is DOWN in this HAProxy`;
   return { kind: 'propose', to: best, from, epoch, reason };
 }
 
@@ -89,6 +93,7 @@ export function planSwitchover(read: ReadRecord, nodes: readonly GaleraNode[], u
   }
   if (priorityOf(to) === 0) return { kind: 'refuse', reason: `${to.name} has priority 0: it is never the writer` };
   if (to.weight === 0) return { kind: 'refuse', reason: `${to.name} has weight 0: it takes no new connections` };
+  if (to.draining === true) return { kind: 'refuse', reason: `${to.name} is draining: it is leaving` };
   if (up === null) return { kind: 'refuse', reason: `cannot tell whether ${to.name} is UP: this HAProxy's runtime could not be read` };
   if (!up.has(to.name)) return { kind: 'refuse', reason: `${to.name} is not UP in this HAProxy (its health check fails, or it is in maintenance)` };
   if (read.kind === 'ok' && findRecordNode(nodes, read.record.node) === to) return { kind: 'already', writer: to };
