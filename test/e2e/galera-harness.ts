@@ -20,6 +20,8 @@ export interface ServerRow {
   readonly status: string;
   /** Sessions since start: the counter that proves who got new connections. */
   readonly stot: number;
+  /** The server's current weight: in single-writer mode 0 for every server but the writer. */
+  readonly weight: number;
   readonly backup: boolean;
 }
 
@@ -28,9 +30,13 @@ export interface Proxy {
   readonly listenPort: number;
   readonly readPort: number | null;
   readonly statsSocket: string;
-  readonly haproxy: RunningHaproxy;
+  haproxy: RunningHaproxy;
   watcher: CliDaemon;
   servers(): Promise<ServerRow[]>;
+  /** Stops the watcher (SIGTERM) and starts it again with the same flags; HAProxy keeps running. */
+  restartWatcher(): Promise<void>;
+  /** Stops the watcher and HAProxy, then starts HAProxy on the file on disk and the watcher again. */
+  restartHaproxy(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,7 +48,7 @@ export interface GaleraE2e {
   readonly checks: RunningClustercheck[];
   readonly registers: (CliDaemon | null)[];
   startRegister(index: number): CliDaemon;
-  startProxy(options?: { writer?: 'single' | 'multi' }): Promise<Proxy>;
+  startProxy(options?: { writer?: 'single' | 'multi'; extraArgs?: readonly string[] }): Promise<Proxy>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +90,7 @@ export function parseServerRows(csv: string): ServerRow[] {
       addr: f[col('addr')] ?? '',
       status: f[col('status')] ?? '',
       stot: Number(f[col('stot')] ?? 0),
+      weight: Number(f[col('weight')] ?? 0),
       backup: f[col('bck')] === '1',
     });
   }
@@ -167,7 +174,7 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
       for (const p of proxies) await p.stop();
     });
 
-    const startProxy = async (options: { writer?: 'single' | 'multi' } = {}): Promise<Proxy> => {
+    const startProxy = async (options: { writer?: 'single' | 'multi'; extraArgs?: readonly string[] } = {}): Promise<Proxy> => {
       const dir = await tempDir('e2e-haproxy');
       const listenPort = await freePort();
       const readPort = options.writer === 'single' ? await freePort() : null;
@@ -182,6 +189,7 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         '--set', `server_state_file=${join(dir.path, 'server-state')}`,
         '--set', 'check_inter=500ms', '--set', 'rise=2', '--set', 'fall=2', '--set', 'timeout_connect=2s',
         ...(options.writer === 'single' ? ['--set', 'writer=single', '--set', `read_listen=127.0.0.1:${String(readPort)}`] : []),
+        ...(options.extraArgs ?? []),
       ];
       // Until the proxy is listed for cleanup, a failure here must not leave its directory behind.
       const haproxy = await (async () => {
@@ -194,11 +202,13 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         throw err;
       });
       reaper.track(haproxy.pid);
-      const watcher = startWatcher([
+      // The master socket's path is the directory's, so a restarted HAProxy keeps it.
+      const launchWatcher = (): CliDaemon => startWatcher([
         ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
         // Long enough that a cut session is HAProxy's doing (shutdown-sessions), not the drain's end.
         '--drain-timeout', '10s',
       ]);
+      const watcher = launchWatcher();
       reaper.track(watcher.child.pid);
       const proxy: Proxy = {
         dir,
@@ -208,9 +218,22 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         haproxy,
         watcher,
         servers: async () => parseServerRows(await sendSocketCommand(statsSocket, 'show stat', { timeoutMs: 2_000 })),
+        restartWatcher: async () => {
+          await proxy.watcher.stop('SIGTERM', 5_000);
+          proxy.watcher = launchWatcher();
+          reaper.track(proxy.watcher.child.pid);
+        },
+        restartHaproxy: async () => {
+          await proxy.watcher.stop('SIGTERM', 5_000);
+          await proxy.haproxy.stop();
+          proxy.haproxy = await startHaproxy({ configPath, dir: dir.path });
+          reaper.track(proxy.haproxy.pid);
+          proxy.watcher = launchWatcher();
+          reaper.track(proxy.watcher.child.pid);
+        },
         stop: async () => {
           await proxy.watcher.stop('SIGTERM', 5_000);
-          await haproxy.stop();
+          await proxy.haproxy.stop();
           await dir.remove();
         },
       };

@@ -200,7 +200,11 @@ describe('single writer through the etcd record, three proxies', () => {
     }
     // /status shows the record as each proxy renders it; /metrics its epoch and that this proxy agrees.
     for (const p of proxies) {
-      const status = (await (await fetch(`${p.statusUrl}/status`)).json()) as { services: { writer?: Record<string, unknown> }[]; lastPass: unknown };
+      // HAProxy may route before this watcher's own first pass has reported (a loaded machine): wait for it.
+      const status = await eventually(`${p.id}'s /status to show a writer`, async () => {
+        const body = (await (await fetch(`${p.statusUrl}/status`)).json()) as { services: { writer?: Record<string, unknown> }[]; lastPass: unknown };
+        return body.services[0]?.writer === undefined ? undefined : body;
+      });
       expect(status.services[0]?.writer, JSON.stringify(status)).toMatchObject({ key: KEY, epoch: first.modRevision, node: NODES[1]!.id, server: 'db-b', by: first.by, agrees: true, holdMs: 0 });
       const metrics = await (await fetch(`${p.statusUrl}/metrics`)).text();
       expect(metrics).toContain(`galera_haproxy_writer_epoch{service="galera"} ${first.modRevision}`);
