@@ -42,9 +42,13 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
     if (node === undefined) throw new Error(`${addr} is not a cluster node`);
     return node;
   };
-  const writerRecordNode = async (): Promise<string | null> => {
+  const writerRecord = async (): Promise<{ node?: unknown; reason?: unknown } | null> => {
     const value = await env.client.get(`${env.prefix}/_writer`).string();
-    return value === null ? null : String((JSON.parse(value) as { node?: unknown }).node);
+    return value === null ? null : (JSON.parse(value) as { node?: unknown; reason?: unknown });
+  };
+  const writerRecordNode = async (): Promise<string | null> => {
+    const record = await writerRecord();
+    return record === null ? null : String(record.node);
   };
   const phase = (name: string, facts: Record<string, string | number> = {}): Phase => {
     const now = Date.now();
@@ -58,7 +62,7 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
   beforeAll(async () => {
     env = await startGaleraE2e();
     for (let i = 0; i < PROXIES; i++) {
-      proxies.push(await env.startProxy({ writer: 'single', extraArgs: ['--proxy-id', `proxy-${String(i)}`] }));
+      proxies.push(await env.startProxy({ writer: 'single', watchArgs: ['--proxy-id', `proxy-${String(i)}`] }));
     }
     await waitFor('every proxy writing to one node', 60_000, async () => ((await agreedWriter()) === null ? undefined : true), 200);
   });
@@ -66,13 +70,15 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
   afterAll(async () => {
     if (phases.length > 0) {
       const lines = [
-        '| phase | writes tried | committed | failed | committing nodes | facts |',
+        '| phase | writes tried | committed | failed (when, s after the phase began) | committing nodes | facts |',
         '|---|---|---|---|---|---|',
         ...phases.map((p) => {
           const inPhase = records.filter((r) => r.startedAt >= p.from && r.startedAt < p.to);
           const nodes = [...new Set(inPhase.filter((r) => r.node !== null).map((r) => r.node))].join(' ');
           const facts = Object.entries(p.facts).map(([k, v]) => `${k}: ${String(v)}`).join('; ');
-          return `| ${p.name} | ${String(inPhase.length)} | ${String(inPhase.filter((r) => r.node !== null).length)} | ${String(inPhase.filter((r) => r.node === null).length)} | ${nodes} | ${facts} |`;
+          const failed = inPhase.filter((r) => r.node === null).map((r) => (r.startedAt - p.from) / 1000);
+          const when = failed.length === 0 ? '' : ` (${Math.min(...failed).toFixed(1)}–${Math.max(...failed).toFixed(1)})`;
+          return `| ${p.name} | ${String(inPhase.length)} | ${String(inPhase.filter((r) => r.node !== null).length)} | ${String(failed.length)}${when} | ${nodes} | ${facts} |`;
         }),
       ];
       console.log(`\n${lines.join('\n')}\n${JSON.stringify({ e2e: 'galera-fleet', phases, failures: failuresByError(records) })}`);
@@ -134,6 +140,9 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
       }, 200);
       await sleep(3_000);
       back.facts['writer after its return'] = nodeAt((await agreedWriter()) ?? '?').name;
+      // The joiner's SST donor may be the writer: its clustercheck then says 503 (donor) and the record
+      // moves on, to any node but the one that came back only if that one is not UP yet.
+      back.facts['writer record reason'] = String((await writerRecord())?.reason);
 
       phase('watcher restart (proxy-1)');
       await proxies[1]!.restartWatcher();
@@ -149,7 +158,9 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
       restart.facts['failed through proxy-0/1'] = records.filter((r) => r.node === null && r.proxy !== 2 && r.startedAt >= restart.from).length;
 
       // A planned move under load to a reader that is UP everywhere.
-      target = env.cluster.nodes.find((n) => n.name !== second)!.name;
+      // To the first writer, back in the cluster as a reader: only an operator brings writes back to it.
+      const current = nodeAt((await agreedWriter()) ?? '?').name;
+      target = current === first ? env.cluster.nodes.find((n) => n.name !== current)!.name : first;
       const move = phase('switchover', { to: target });
       const moved = await runCli([
         'switchover', '--etcd-endpoints', env.etcd.endpoint, '--prefix', env.prefix, '--set', 'writer=single',
@@ -174,8 +185,13 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
     phases.at(-1)!.facts['writer segments'] = segments.map((s) => `${s.node}×${String(s.writes)}`).join(' → ');
     // The property: at no moment did two nodes take writes, through whichever proxies.
     expect(overlap.pairs, overlap.examples.join('\n')).toBe(0);
-    // One run of writes per writer, in the order the record moved: the returned node never took writes back.
-    expect(segments.map((s) => s.node)).toEqual([first, second, target]);
+    // One run of writes per writer, in the order the record moved. The first writer took writes again only
+    // through the switchover at the end (the target is chosen among the other nodes than the writer then),
+    // never on its return: sticky.
+    const order = segments.map((s) => s.node);
+    expect(order.slice(0, 2)).toEqual([first, second]);
+    expect(order.at(-1)).toBe(target);
+    expect(order.slice(1, -1)).not.toContain(first);
     // Writes through proxy-0 and proxy-1 never failed while proxy-2 restarted.
     expect(phases.find((p) => p.name.startsWith('HAProxy restart'))!.facts['failed through proxy-0/1']).toBe(0);
     // Once every proxy was on the new writer, no write failed.

@@ -48,7 +48,7 @@ export interface GaleraE2e {
   readonly checks: RunningClustercheck[];
   readonly registers: (CliDaemon | null)[];
   startRegister(index: number): CliDaemon;
-  startProxy(options?: { writer?: 'single' | 'multi'; extraArgs?: readonly string[] }): Promise<Proxy>;
+  startProxy(options?: { writer?: 'single' | 'multi'; watchArgs?: readonly string[] }): Promise<Proxy>;
   stop(): Promise<void>;
 }
 
@@ -174,7 +174,7 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
       for (const p of proxies) await p.stop();
     });
 
-    const startProxy = async (options: { writer?: 'single' | 'multi'; extraArgs?: readonly string[] } = {}): Promise<Proxy> => {
+    const startProxy = async (options: { writer?: 'single' | 'multi'; watchArgs?: readonly string[] } = {}): Promise<Proxy> => {
       const dir = await tempDir('e2e-haproxy');
       const listenPort = await freePort();
       const readPort = options.writer === 'single' ? await freePort() : null;
@@ -189,7 +189,6 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         '--set', `server_state_file=${join(dir.path, 'server-state')}`,
         '--set', 'check_inter=500ms', '--set', 'rise=2', '--set', 'fall=2', '--set', 'timeout_connect=2s',
         ...(options.writer === 'single' ? ['--set', 'writer=single', '--set', `read_listen=127.0.0.1:${String(readPort)}`] : []),
-        ...(options.extraArgs ?? []),
       ];
       // Until the proxy is listed for cleanup, a failure here must not leave its directory behind.
       const haproxy = await (async () => {
@@ -207,6 +206,8 @@ export async function startGaleraE2e(): Promise<GaleraE2e> {
         ...sets, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket,
         // Long enough that a cut session is HAProxy's doing (shutdown-sessions), not the drain's end.
         '--drain-timeout', '10s',
+        // Flags only `watch` takes (the proxy's id in single-writer mode).
+        ...(options.watchArgs ?? []),
       ]);
       const watcher = launchWatcher();
       reaper.track(watcher.child.pid);
