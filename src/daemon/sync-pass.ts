@@ -105,6 +105,8 @@ export async function syncToView(
     ...(deps.serverNames === undefined ? {} : { serverNames: deps.serverNames }),
     // etcd revisions are decimal; a source without them holds nothing back.
     ...(previousRevision === null || !/^\d+$/.test(previousRevision) ? {} : { portMayFollowAfter: BigInt(previousRevision) }),
+    // Names stay with their nodes from pass to pass (see DecodeOptions.previousNames).
+    ...(previous === null ? {} : { previous: previous.nodes }),
   });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);

@@ -184,6 +184,27 @@ describe('decodeCluster layouts', () => {
     expect(state.rejected[0]?.reason).toContain('[fd00::1]:3306 is already served by');
   });
 
+  it('keeps each node\'s name while it stays registered: a shared host name never moves to another node', () => {
+    // Three nodes on hosts that all call themselves "vm": the first registered gets the host name, the
+    // others fall back to their ids.
+    const node = (id: string, ip: string, rev: bigint): KeyValue[] => [
+      { key: `${P}/${id}/ip`, value: ip, createRevision: rev },
+      { key: `${P}/${id}/host`, value: 'vm', createRevision: rev },
+    ];
+    const all = [...node('node1', '10.0.0.1', 5n), ...node('node2', '10.0.0.2', 6n), ...node('node3', '10.0.0.3', 7n)];
+    const start = decodeCluster(P, all);
+    expect(start.nodes.map((n) => [n.id, n.name])).toEqual([['node2', 'node2'], ['node3', 'node3'], ['node1', 'vm']]);
+    const previousNames = new Map(start.nodes.map((n) => [n.id, n.name]));
+    // node1 (holding "vm") leaves: node2 keeps "node2", so HAProxy's healthy server is not renamed.
+    const left = decodeCluster(P, all.filter((kv) => !kv.key.includes('node1')), { previousNames });
+    expect(left.nodes.map((n) => [n.id, n.name])).toEqual([['node2', 'node2'], ['node3', 'node3']]);
+    // Without the previous names the name would move (the defect this guards).
+    expect(decodeCluster(P, all.filter((kv) => !kv.key.includes('node1'))).nodes.find((n) => n.id === 'node2')?.name).toBe('vm');
+    // node1 comes back registered later: the free host name is its again, nobody else's name changes.
+    const back = decodeCluster(P, [...all.filter((kv) => !kv.key.includes('node1')), ...node('node1', '10.0.0.1', 40n)], { previousNames: new Map(left.nodes.map((n) => [n.id, n.name])) });
+    expect(back.nodes.map((n) => [n.id, n.name])).toEqual([['node2', 'node2'], ['node3', 'node3'], ['node1', 'vm']]);
+  });
+
   it('allows one address on two ports', () => {
     const state = decodeCluster(P, kvs({ [`${P}/a`]: '10.0.0.1:3306', [`${P}/b`]: '10.0.0.1:3307' }));
     expect(state.nodes).toHaveLength(2);

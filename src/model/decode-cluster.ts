@@ -53,6 +53,14 @@ export interface DecodeOptions {
    * (`<prefix>/_writer` by default) lives beside the nodes so the same watch carries it.
    */
   readonly skipKeys?: ReadonlySet<string>;
+  /**
+   * Server names the previous pass gave (node id → name). A node keeps its name while it stays
+   * registered, and no other node takes it: names follow registration order only for nodes new to this
+   * pass. Without it, the node that held a shared host name leaving would hand that name to another
+   * node, and HAProxy would see a healthy server removed and its name re-addressed (held DOWN until
+   * checked): for `rise × inter` neither served.
+   */
+  readonly previousNames?: ReadonlyMap<string, string>;
 }
 
 /** Reason of a seed node held back by {@link DecodeOptions.portMayFollowAfter}. */
@@ -119,6 +127,10 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
 
   const nodes: GaleraNode[] = [];
   const nameOwner = new Map<string, string>();
+  // Names still held by a registered node are theirs before anyone else's.
+  const present = new Set(candidates.map((c) => c.id));
+  const reserved = new Map<string, string>();
+  for (const [id, name] of options.previousNames ?? []) if (present.has(id)) reserved.set(name, id);
   const endpointOwner = new Map<string, string>();
   for (const { id, endpoint, keys, mainKey, createRevision } of candidates) {
     const endpointKey = formatEndpoint(endpoint.address, endpoint.port);
@@ -128,7 +140,7 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
       continue;
     }
     const names = serverNameCandidates(id, endpoint.host, naming);
-    const name = names.find((n) => !nameOwner.has(n));
+    const name = names.find((n) => reserved.get(n) === id) ?? names.find((n) => !nameOwner.has(n) && !reserved.has(n));
     if (name === undefined) {
       const last = names[names.length - 1] ?? '';
       rejected.push({ key: mainKey, id, reason: `server name "${last}" is already used by id ${JSON.stringify(nameOwner.get(last))}; rename this id` });
@@ -306,19 +318,30 @@ export type DecodedService = Pick<ServiceSpec, 'name' | 'prefix' | 'defaultPort'
  * service. Keys under no service's prefix are skipped, as a watch on the prefixes would never see them,
  * and so is each service's writer record ({@link writerKeyOf}), which is not a node.
  */
-export function decodeServices(services: readonly DecodedService[], kvs: readonly KeyValue[], options: Omit<DecodeOptions, 'defaultPort' | 'skipKeys'> = {}): ClusterState {
+export function decodeServices(
+  services: readonly DecodedService[],
+  kvs: readonly KeyValue[],
+  options: Omit<DecodeOptions, 'defaultPort' | 'skipKeys' | 'previousNames'> & { readonly previous?: readonly GaleraNode[] } = {},
+): ClusterState {
+  const { previous, ...decodeOptions } = options;
+  // The previous pass's names of one service (untagged nodes are the first service's, as everywhere).
+  const previousNames = (service: DecodedService, first: boolean): ReadonlyMap<string, string> =>
+    new Map((previous ?? []).filter((n) => n.service === service.name || (first && n.service === undefined)).map((n) => [n.id, n.name]));
   if (services.length === 1 && services[0] !== undefined) {
     const only = services[0];
-    return tagState(decodeCluster(only.prefix, kvs, { ...options, defaultPort: only.defaultPort, skipKeys: new Set([writerKeyOf(only)]) }), only.name);
+    return tagState(decodeCluster(only.prefix, kvs, { ...decodeOptions, defaultPort: only.defaultPort, skipKeys: new Set([writerKeyOf(only)]), previousNames: previousNames(only, true) }), only.name);
   }
   const nodes: GaleraNode[] = [];
   const rejected: Rejection[] = [];
   const incomplete: Rejection[] = [];
   const notes: Rejection[] = [];
   let settleSoon = false;
-  for (const service of services) {
+  for (const [i, service] of services.entries()) {
     const base = normalizePrefix(service.prefix);
-    const state = tagState(decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...options, defaultPort: service.defaultPort, skipKeys: new Set([writerKeyOf(service)]) }), service.name);
+    const state = tagState(
+      decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...decodeOptions, defaultPort: service.defaultPort, skipKeys: new Set([writerKeyOf(service)]), previousNames: previousNames(service, i === 0) }),
+      service.name,
+    );
     nodes.push(...state.nodes);
     rejected.push(...state.rejected);
     incomplete.push(...state.incomplete);
