@@ -99,6 +99,18 @@ describe('syncToView', () => {
     expect(app.calls).toEqual([{ previous: '# revision 1\nserver a 10.0.0.1:3306\n', next: live.file }]);
   });
 
+  it('keeps server names from the previous pass: a shared host name does not move to another node', async () => {
+    const live = new FakeLive(null);
+    const shared = (ids: string[]): Record<string, string> =>
+      Object.fromEntries(ids.flatMap((id, i) => [[`${PREFIX}/${id}/ip`, `10.0.0.${String(i + 1)}`], [`${PREFIX}/${id}/host`, 'vm']]));
+    const first = await syncToView(view(shared(['n1', 'n2'])), null, deps(live, applier('runtime')));
+    expect(first.state.nodes.map((n) => n.name).sort()).toEqual(['n2', 'vm']);
+    const holder = first.state.nodes.find((n) => n.name === 'vm')!.id;
+    const other = first.state.nodes.find((n) => n.name !== 'vm')!.id;
+    const second = await syncToView(view({ [`${PREFIX}/${other}/ip`]: '10.0.0.2', [`${PREFIX}/${other}/host`]: 'vm' }, '8'), first.state, deps(live, applier('runtime')));
+    expect(second.state.nodes.map((n) => n.name), `${holder} left`).toEqual([other]);
+  });
+
   it('renders the address a host name resolves to, not the name', async () => {
     const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
     const app = applier('runtime');
