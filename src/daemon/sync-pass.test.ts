@@ -111,6 +111,14 @@ describe('syncToView', () => {
     expect(second.state.nodes.map((n) => n.name), `${holder} left`).toEqual([other]);
   });
 
+  it('on the first pass after a start, takes the names from the running config', async () => {
+    // The running file names 10.0.0.2 "vm"; by registration order (ids) n1 would take "vm" instead.
+    const live = new FakeLive('# revision 1\nlisten galera\n    server n1 10.0.0.1:3306 weight 1\n    server vm 10.0.0.2:3306 weight 1\n');
+    const kvs = { [`${PREFIX}/n1/ip`]: '10.0.0.1', [`${PREFIX}/n1/host`]: 'vm', [`${PREFIX}/n2/ip`]: '10.0.0.2', [`${PREFIX}/n2/host`]: 'vm' };
+    const r = await syncToView(view(kvs), null, deps(live, applier('runtime')));
+    expect(r.state.nodes.map((n) => [n.id, n.name])).toEqual([['n1', 'n1'], ['n2', 'vm']]);
+  });
+
   it('renders the address a host name resolves to, not the name', async () => {
     const live = new FakeLive('# revision 1\nserver a 10.0.0.1:3306\n');
     const app = applier('runtime');

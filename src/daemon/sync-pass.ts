@@ -101,12 +101,15 @@ export async function syncToView(
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const log = deps.logger.child({ revision: view.revision });
+  // After a start (no previous pass) the running config's names stand in for the previous pass's.
+  const running = previous === null ? ((deps.lane?.latest() ?? null) ?? (await deps.live.read())) : null;
   const decoded = decodeServices(deps.services, view.kvs, {
     ...(deps.serverNames === undefined ? {} : { serverNames: deps.serverNames }),
     // etcd revisions are decimal; a source without them holds nothing back.
     ...(previousRevision === null || !/^\d+$/.test(previousRevision) ? {} : { portMayFollowAfter: BigInt(previousRevision) }),
     // Names stay with their nodes from pass to pass (see DecodeOptions.previousNames).
     ...(previous === null ? {} : { previous: previous.nodes }),
+    ...(running === null ? {} : { running: parseServers(running) }),
   });
   const state = deps.hosts === undefined ? decoded : await deps.hosts.resolve(decoded, log);
   logDecisions(log, previous, state);

@@ -205,6 +205,20 @@ describe('decodeCluster layouts', () => {
     expect(back.nodes.map((n) => [n.id, n.name])).toEqual([['node2', 'node2'], ['node3', 'node3'], ['node1', 'vm']]);
   });
 
+  it('after a start, keeps the names the running config serves each address under', () => {
+    const node = (id: string, ip: string, rev: bigint): KeyValue[] => [
+      { key: `${P}/${id}/ip`, value: ip, createRevision: rev },
+      { key: `${P}/${id}/host`, value: 'vm', createRevision: rev },
+    ];
+    // node1 left and came back (registered later than node2), and kept "vm" while the daemon ran.
+    const kvs2 = [...node('node2', '10.0.0.2', 6n), ...node('node1', '10.0.0.1', 40n)];
+    expect(decodeCluster(P, kvs2).nodes.map((n) => [n.id, n.name])).toEqual([['node1', 'node1'], ['node2', 'vm']]);
+    const runningNames = new Map([['10.0.0.1:3306', 'vm'], ['10.0.0.2:3306', 'node2'], ['10.0.0.9:3306', 'gone']]);
+    expect(decodeCluster(P, kvs2, { runningNames }).nodes.map((n) => [n.id, n.name])).toEqual([['node2', 'node2'], ['node1', 'vm']]);
+    // A running name the node may not take (another node's id) is not reserved for it.
+    expect(decodeCluster(P, kvs2, { runningNames: new Map([['10.0.0.1:3306', 'node2']]) }).nodes.map((n) => [n.id, n.name])).toEqual([['node1', 'node1'], ['node2', 'vm']]);
+  });
+
   it('allows one address on two ports', () => {
     const state = decodeCluster(P, kvs({ [`${P}/a`]: '10.0.0.1:3306', [`${P}/b`]: '10.0.0.1:3307' }));
     expect(state.nodes).toHaveLength(2);

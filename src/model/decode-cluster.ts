@@ -61,6 +61,12 @@ export interface DecodeOptions {
    * checked): for `rise × inter` neither served.
    */
   readonly previousNames?: ReadonlyMap<string, string>;
+  /**
+   * Server names of the running config by `address:port` (as {@link formatEndpoint} writes it): a node
+   * the previous pass did not name (the first pass after a start) keeps the name HAProxy already serves
+   * its address under, when that name is one it may take. So a restart renames nothing.
+   */
+  readonly runningNames?: ReadonlyMap<string, string>;
 }
 
 /** Reason of a seed node held back by {@link DecodeOptions.portMayFollowAfter}. */
@@ -131,6 +137,12 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   const present = new Set(candidates.map((c) => c.id));
   const reserved = new Map<string, string>();
   for (const [id, name] of options.previousNames ?? []) if (present.has(id)) reserved.set(name, id);
+  const named = new Set(reserved.values());
+  for (const c of candidates) {
+    const running = options.runningNames?.get(formatEndpoint(c.endpoint.address, c.endpoint.port));
+    if (named.has(c.id) || running === undefined || reserved.has(running)) continue;
+    if (serverNameCandidates(c.id, c.endpoint.host, naming).includes(running)) reserved.set(running, c.id);
+  }
   const endpointOwner = new Map<string, string>();
   for (const { id, endpoint, keys, mainKey, createRevision } of candidates) {
     const endpointKey = formatEndpoint(endpoint.address, endpoint.port);
@@ -321,15 +333,21 @@ export type DecodedService = Pick<ServiceSpec, 'name' | 'prefix' | 'defaultPort'
 export function decodeServices(
   services: readonly DecodedService[],
   kvs: readonly KeyValue[],
-  options: Omit<DecodeOptions, 'defaultPort' | 'skipKeys' | 'previousNames'> & { readonly previous?: readonly GaleraNode[] } = {},
+  options: Omit<DecodeOptions, 'defaultPort' | 'skipKeys' | 'previousNames' | 'runningNames'> & {
+    readonly previous?: readonly GaleraNode[];
+    /** The running config's servers (backend = service name), for names on a first pass. */
+    readonly running?: readonly { readonly backend: string; readonly name: string; readonly address: string; readonly port: number }[];
+  } = {},
 ): ClusterState {
-  const { previous, ...decodeOptions } = options;
+  const { previous, running, ...decodeOptions } = options;
+  const runningNames = (service: DecodedService): ReadonlyMap<string, string> =>
+    new Map((running ?? []).filter((s) => s.backend === service.name).map((s) => [formatEndpoint(s.address, s.port), s.name]));
   // The previous pass's names of one service (untagged nodes are the first service's, as everywhere).
   const previousNames = (service: DecodedService, first: boolean): ReadonlyMap<string, string> =>
     new Map((previous ?? []).filter((n) => n.service === service.name || (first && n.service === undefined)).map((n) => [n.id, n.name]));
   if (services.length === 1 && services[0] !== undefined) {
     const only = services[0];
-    return tagState(decodeCluster(only.prefix, kvs, { ...decodeOptions, defaultPort: only.defaultPort, skipKeys: new Set([writerKeyOf(only)]), previousNames: previousNames(only, true) }), only.name);
+    return tagState(decodeCluster(only.prefix, kvs, { ...decodeOptions, defaultPort: only.defaultPort, skipKeys: new Set([writerKeyOf(only)]), previousNames: previousNames(only, true), runningNames: runningNames(only) }), only.name);
   }
   const nodes: GaleraNode[] = [];
   const rejected: Rejection[] = [];
@@ -339,7 +357,7 @@ export function decodeServices(
   for (const [i, service] of services.entries()) {
     const base = normalizePrefix(service.prefix);
     const state = tagState(
-      decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...decodeOptions, defaultPort: service.defaultPort, skipKeys: new Set([writerKeyOf(service)]), previousNames: previousNames(service, i === 0) }),
+      decodeCluster(base, kvs.filter((kv) => kv.key.startsWith(base)), { ...decodeOptions, defaultPort: service.defaultPort, skipKeys: new Set([writerKeyOf(service)]), previousNames: previousNames(service, i === 0), runningNames: runningNames(service) }),
       service.name,
     );
     nodes.push(...state.nodes);
