@@ -208,6 +208,8 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         const maint = ((ctx.runtime.get(key)?.adminState ?? 0) & AdminState.FMAINT) !== 0;
         return [...(maint ? [commands.setState(op.server, 'ready')] : []), commands.setState(op.server, 'drain')];
       }
+      case 'shutdown-sessions':
+        return [commands.shutdownSessions(op.server)];
       case 'repair':
         drainer.cancel(key);
         return [commands.setState(op.server, 'ready'), ...(checked ? [commands.enableHealth(op.server)] : [])];
@@ -248,7 +250,10 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     log.debug({ revision, ops: groups.length, commands: outcome.commands, batches: outcome.batches, durationMs: Math.round(ms) }, 'runtime batch sent');
     for (const { op, label } of outcome.applied) {
       if (op.op === 'remove') drainer.track(op.server, revision);
-      log.debug({ revision, op: op.op, server: label }, 'runtime op applied');
+      if (op.op === 'shutdown-sessions') {
+        const sessions = runtime.get(label)?.sessions;
+        log.info({ revision, server: label, sessions: sessions ?? null, reason: op.reason }, 'sessions left on the old writer shut down');
+      } else log.debug({ revision, op: op.op, server: label }, 'runtime op applied');
     }
     if (outcome.failures.length > 0) throw new ApplyError('RUNTIME_API', describeFailures(outcome.failures), { retryable: false });
     for (const op of later) {
@@ -319,7 +324,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         try {
           const plan = planChanges({ previousConfig: config, nextConfig: config, runtime: await readRuntime() });
           // Admin states come from the state file, or the next pass and the drift repair: not a reason to wait.
-          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair' && op.op !== 'set-state');
+          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair' && op.op !== 'set-state' && op.op !== 'shutdown-sessions');
           if (missing.length === 0) return;
           last = missing.map((op) => `${op.op} ${keyOf(op.server)}`).join(', ');
         } catch (err) {

@@ -47,7 +47,7 @@ function describeOp(op: RuntimeOp): PlannedOp {
   const base = { op: op.op, server: op.server.name, address: formatEndpoint(op.server.address, op.server.port), weight: op.server.weight, backup: op.server.backup };
   if (op.op === 'set-addr') return { ...base, from: formatEndpoint(op.from.address, op.from.port) };
   if (op.op === 'set-weight') return { ...base, from: op.from };
-  if (op.op === 'repair') return { ...base, reason: op.reason };
+  if (op.op === 'repair' || op.op === 'shutdown-sessions') return { ...base, reason: op.reason };
   if (op.op === 'set-state') return { ...base, state: op.state };
   return base;
 }

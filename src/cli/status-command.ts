@@ -6,20 +6,19 @@ import { sleep } from '../lib/sleep.js';
 import { decodeCluster } from '../model/decode-cluster.js';
 import { normalizePrefix } from '../model/prefix.js';
 import type { ServiceSpec } from '../model/service.js';
-import type { GaleraNode, StoredKeyValue } from '../model/types.js';
+import type { StoredKeyValue } from '../model/types.js';
 import { sendSocketCommand } from '../apply/haproxy-socket.js';
 import { commands, parseShowStat } from '../apply/runtime-commands.js';
 import {
   buildStatusReport,
   formatStatusTable,
-  printable,
-  type ClustercheckAnswer,
   type Gathered,
   type GatheredService,
   type HaproxyServer,
   type Reading,
 } from '../observe/status-report.js';
 import { parseDurationIn } from '../config/parse-values.js';
+import { askClustercheck, clustercheckUrl } from '../observe/clustercheck-client.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
 import { addInspectFlags, resolveInspectSetup, type InspectFlags, type InspectSetup } from './inspect-setup.js';
@@ -61,39 +60,6 @@ async function readHaproxy(statsSocket: string): Promise<readonly HaproxyServer[
   });
 }
 
-/** The clustercheck URL of a node, when the service checks over HTTP (the port of the check, else the node's). */
-function checkUrl(service: ServiceSpec, node: GaleraNode): string | null {
-  if (service.check.type !== 'http') return null;
-  const host = node.address.includes(':') ? `[${node.address}]` : node.address;
-  return `http://${host}:${service.check.port ?? node.port}${service.check.path}`;
-}
-
-async function askClustercheck(url: string): Promise<ClustercheckAnswer> {
-  const res = await fetch(url, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(CLUSTERCHECK_TIMEOUT_MS) });
-  const text = await res.text();
-  const answer: ClustercheckAnswer = { httpStatus: res.status };
-  if (!(res.headers.get('content-type') ?? '').includes('application/json')) return answer;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return answer;
-  }
-  if (typeof body !== 'object' || body === null) return answer;
-  const b = body as Record<string, unknown>;
-  // Untrusted: only plain values of the expected types reach the table, each on one line.
-  const text1 = (v: unknown): string | undefined => (typeof v === 'string' ? printable(v).slice(0, 200) : undefined);
-  const state = text1(b['state']);
-  const reason = text1(b['reason']);
-  const queue = b['wsrep_local_recv_queue'];
-  return {
-    ...answer,
-    ...(state === undefined ? {} : { state }),
-    ...(reason === undefined ? {} : { reason }),
-    ...(typeof queue === 'number' && Number.isSafeInteger(queue) ? { recvQueue: queue } : {}),
-  };
-}
-
 /** The nodes (the writer record and other `_` keys apart), and the writer record as stored. */
 function decodeRead(service: ServiceSpec, base: string, read: { revision: string; kvs: readonly StoredKeyValue[] }): GatheredService['etcd'] {
   const record = read.kvs.find((kv) => kv.key === `${base}_writer`);
@@ -112,8 +78,8 @@ async function gatherService(client: Etcd3, service: ServiceSpec): Promise<Gathe
   const nodes = etcd.ok ? etcd.value.state.nodes : [];
   const asked = await Promise.all(
     nodes.map(async (node): Promise<CheckEntry | null> => {
-      const url = checkUrl(service, node);
-      return url === null ? null : [node.id, { url, answer: await within(askClustercheck(url), CLUSTERCHECK_TIMEOUT_MS + 500, 'clustercheck') }];
+      const url = clustercheckUrl(service, node);
+      return url === null ? null : [node.id, { url, answer: await within(askClustercheck(url, CLUSTERCHECK_TIMEOUT_MS), CLUSTERCHECK_TIMEOUT_MS + 500, 'clustercheck') }];
     }),
   );
   return {

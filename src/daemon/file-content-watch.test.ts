@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../observe/logger.js';
@@ -76,5 +77,23 @@ describe('watchFileContent', () => {
     await writeFile(join(dir, 'data', 'my.njk'), 'two\n');
     await next;
     expect(seen.count()).toBe(1);
+  });
+
+  it('does not report a file caught between its truncation and its new content', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'file-content-watch-'));
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'old: 1\n');
+    const reads: string[] = [];
+    watcher = await watchFileContent({ path: file, intervalMs: 60_000, settleMs: 150, logger: silentLogger(), onChange: () => reads.push(readFileSync(file, 'utf8')) });
+    // An in-place write in two steps, looked at in between (as the periodic look may).
+    const handle = await open(file, 'r+');
+    await handle.truncate(0);
+    const look = watcher.check();
+    await new Promise((r) => setTimeout(r, 50));
+    await handle.write('new: 2\n', 0);
+    await handle.close();
+    await look;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reads).toEqual(['new: 2\n']);
   });
 });

@@ -56,6 +56,14 @@ export async function watchFileContent(options: FileContentWatchOptions): Promis
   const look = async (): Promise<boolean> => {
     const seen = await fingerprintOf(path);
     if (seen === fingerprint) return false;
+    // A file written in place (truncated, then filled) must not be read between the two: a change counts
+    // once the stat held still for the settle time. An empty or half file would otherwise be taken as
+    // the new content (an empty config file is valid: no settings).
+    await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    if ((await fingerprintOf(path)) !== seen) {
+      onEvent();
+      return false;
+    }
     // The stat is taken before the read: a write racing the read changes the stat again, so the next
     // look reads once more instead of keeping the hash of a half-written file.
     fingerprint = seen;

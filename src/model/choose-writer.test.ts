@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideWriter, planSwitchover, writerCandidates } from './choose-writer.js';
+import { decideWriter, planSwitchover, switchoverReadiness, writerCandidates } from './choose-writer.js';
 import type { GaleraNode } from './types.js';
 import type { ReadRecord } from './writer-record.js';
 
@@ -120,13 +120,31 @@ describe('planSwitchover', () => {
   it.each([
     ['an unknown node', 'db9', all, '"db9" is not a registered node (registered: db1 (uuid-db1), db2 (uuid-db2), db3 (uuid-db3))'],
     ['a priority-0 node', 'db3', all, 'db3 has priority 0: it is never the writer'],
+  ])('refuses %s with the reason, for good', (_what, target, seen, reason) => {
+    expect(planSwitchover(record('uuid-db1'), three, seen, target)).toEqual({ kind: 'refuse', reason });
+  });
+
+  it.each([
     ['a node DOWN here', 'db2', up('db1'), 'db2 is not UP in this HAProxy (its health check fails, or it is in maintenance)'],
     ['unknown health', 'db2', null, 'cannot tell whether db2 is UP: this HAProxy\'s runtime could not be read'],
-  ])('refuses %s with the reason', (_what, target, seen, reason) => {
-    expect(planSwitchover(record('uuid-db1'), three, seen, target)).toEqual({ kind: 'refuse', reason });
+  ])('refuses %s with the reason, as something that may pass', (_what, target, seen, reason) => {
+    expect(planSwitchover(record('uuid-db1'), three, seen, target)).toEqual({ kind: 'refuse', reason, passing: true });
   });
 
   it('refuses a draining node: it is leaving', () => {
     expect(planSwitchover(record('uuid-db1'), [node('db1'), node('db2', { draining: true })], all, 'db2')).toEqual({ kind: 'refuse', reason: 'db2 is draining: it is leaving' });
+  });
+});
+
+describe('switchoverReadiness', () => {
+  it('goes once the target has applied what it received, and waits while it has not', () => {
+    expect(switchoverReadiness('db2', { recvQueue: 0 })).toEqual({ kind: 'go' });
+    expect(switchoverReadiness('db2', { recvQueue: 12 })).toEqual({ kind: 'wait', why: 'db2 has 12 write sets received and not applied yet (wsrep_local_recv_queue)' });
+    expect(switchoverReadiness('db2', null)).toMatchObject({ kind: 'wait', why: "db2's clustercheck does not answer, so its wsrep_local_recv_queue is unknown" });
+  });
+
+  it('goes with a note when there is no queue to read', () => {
+    expect(switchoverReadiness('db2', {})).toMatchObject({ kind: 'go', note: expect.stringContaining('gives no wsrep_local_recv_queue') });
+    expect(switchoverReadiness('db2', 'no-check')).toMatchObject({ kind: 'go', note: expect.stringContaining('no HTTP clustercheck') });
   });
 });

@@ -76,7 +76,8 @@ export function decideWriter(read: ReadRecord, nodes: readonly GaleraNode[], up:
 }
 
 export type SwitchoverPlan =
-  | { readonly kind: 'refuse'; readonly reason: string }
+  /** `passing`: the target may qualify in a moment (its checks, this HAProxy's socket): worth a wait. */
+  | { readonly kind: 'refuse'; readonly reason: string; readonly passing?: true }
   | { readonly kind: 'already'; readonly writer: GaleraNode }
   | { readonly kind: 'swap'; readonly to: GaleraNode; readonly from: string | null; readonly epoch: bigint };
 
@@ -94,8 +95,25 @@ export function planSwitchover(read: ReadRecord, nodes: readonly GaleraNode[], u
   if (priorityOf(to) === 0) return { kind: 'refuse', reason: `${to.name} has priority 0: it is never the writer` };
   if (to.weight === 0) return { kind: 'refuse', reason: `${to.name} has weight 0: it takes no new connections` };
   if (to.draining === true) return { kind: 'refuse', reason: `${to.name} is draining: it is leaving` };
-  if (up === null) return { kind: 'refuse', reason: `cannot tell whether ${to.name} is UP: this HAProxy's runtime could not be read` };
-  if (!up.has(to.name)) return { kind: 'refuse', reason: `${to.name} is not UP in this HAProxy (its health check fails, or it is in maintenance)` };
+  if (up === null) return { kind: 'refuse', reason: `cannot tell whether ${to.name} is UP: this HAProxy's runtime could not be read`, passing: true };
+  if (!up.has(to.name)) return { kind: 'refuse', reason: `${to.name} is not UP in this HAProxy (its health check fails, or it is in maintenance)`, passing: true };
   if (read.kind === 'ok' && findRecordNode(nodes, read.record.node) === to) return { kind: 'already', writer: to };
   return { kind: 'swap', to, from: read.kind === 'ok' ? read.record.node : null, epoch: read.kind === 'none' ? 0n : read.epoch };
+}
+
+/** Whether a switchover target has caught up, from its clustercheck (see `switchoverReadiness`). */
+export type Readiness = { readonly kind: 'go'; readonly note?: string } | { readonly kind: 'wait'; readonly why: string };
+
+/**
+ * A switchover moves the writes to the target only once it has applied what it received
+ * (`wsrep_local_recv_queue` 0 in its clustercheck JSON): a write arriving there before would wait behind
+ * the queue, and a read after it could miss the old writer's last commits. `answer` is the target's
+ * clustercheck (null when it did not answer, 'no-check' when the service checks without HTTP).
+ */
+export function switchoverReadiness(target: string, answer: { readonly recvQueue?: number } | null | 'no-check'): Readiness {
+  if (answer === 'no-check') return { kind: 'go', note: `the service has no HTTP clustercheck to read ${target}'s wsrep_local_recv_queue from; not waited` };
+  if (answer === null) return { kind: 'wait', why: `${target}'s clustercheck does not answer, so its wsrep_local_recv_queue is unknown` };
+  if (answer.recvQueue === undefined) return { kind: 'go', note: `${target}'s clustercheck gives no wsrep_local_recv_queue (not the JSON of galera-haproxy clustercheck); not waited` };
+  if (answer.recvQueue > 0) return { kind: 'wait', why: `${target} has ${answer.recvQueue} write sets received and not applied yet (wsrep_local_recv_queue)` };
+  return { kind: 'go' };
 }

@@ -17,6 +17,12 @@ export interface ParsedServer extends ServerSpec {
  */
 const DRAINING_COMMENT = /#\s*draining\s*$/;
 
+/**
+ * How a rendered file marks a single-writer listener (the comment on its `balance first` line): the
+ * plan cuts the sessions left on the other servers when the writer changes there.
+ */
+const SINGLE_WRITER_COMMENT = /^\s*balance\s+first\s*#\s*single writer\s*$/;
+
 /** What a rendered config says about its proxies and servers. */
 export interface ParsedConfig {
   readonly servers: readonly ParsedServer[];
@@ -27,6 +33,8 @@ export interface ParsedConfig {
   readonly defaultServer: ReadonlyMap<string, readonly string[]>;
   /** Names of listen/backend sections, in file order. */
   readonly backends: readonly string[];
+  /** The sections marked as single-writer listeners (`balance first # single writer`). */
+  readonly singleWriter: ReadonlySet<string>;
   /** `server-state-file` from the global section, or null. */
   readonly serverStateFile: string | null;
   /** `server-state-base` from the global section, or null. */
@@ -107,6 +115,7 @@ export function parseConfig(config: string): ParsedConfig {
 function parseConfigText(config: string): ParsedConfig {
   const servers: ParsedServer[] = [];
   const backends: string[] = [];
+  const singleWriter = new Set<string>();
   const defaultServer = new Map<string, readonly string[]>();
   let defaultsTokens: readonly string[] = [];
   let section = '';
@@ -129,6 +138,7 @@ function parseConfigText(config: string): ParsedConfig {
       }
       continue;
     }
+    if (SERVER_SECTIONS.has(section) && keyword === 'balance' && SINGLE_WRITER_COMMENT.test(line)) singleWriter.add(sectionName);
     if (section === 'global' && keyword === 'server-state-file') serverStateFile = tokens[1] ?? null;
     if (section === 'global' && keyword === 'server-state-base') serverStateBase = tokens[1] ?? null;
     if (keyword === 'default-server') {
@@ -140,7 +150,7 @@ function parseConfigText(config: string): ParsedConfig {
       if (server) servers.push(DRAINING_COMMENT.test(line) ? { ...server, draining: true } : server);
     }
   }
-  return { servers, defaultServer, backends, serverStateFile, serverStateBase };
+  return { servers, defaultServer, backends, singleWriter, serverStateFile, serverStateBase };
 }
 
 /** The managed servers of a rendered config, per listen/backend section. */

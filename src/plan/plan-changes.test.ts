@@ -187,3 +187,35 @@ describe('planChanges and draining', () => {
     expect(structureOf(config([draining(a)]))).toBe(structureOf(config([a])));
   });
 });
+
+describe('planChanges in a single-writer listener', () => {
+  const single = (cfg: string): string => cfg.replace('  bind 0.0.0.0:3306\n', '  bind 0.0.0.0:3306\n  balance first # single writer\n');
+  const withSessions = (servers: RuntimeServer[], sessions: Record<string, number>): RuntimeServer[] =>
+    servers.map((s) => (s.name in sessions ? { ...s, sessions: sessions[s.name] } : s));
+
+  it('reads the marker of a single-writer listener, not a plain balance first', () => {
+    expect([...parseConfig(single(config([a]))).singleWriter]).toEqual(['galera']);
+    expect([...parseConfig(config([a]).replace('  bind 0.0.0.0:3306\n', '  bind 0.0.0.0:3306\n  balance first\n')).singleWriter]).toEqual([]);
+  });
+
+  it('cuts the sessions left on the old writer in the pass that lets the new one in, before its weight', () => {
+    const before = [a, { ...b, weight: 0 }, { ...c, weight: 0 }];
+    const after = [{ ...a, weight: 0 }, b, { ...c, weight: 0 }];
+    // The handover: the old writer is out (weight 0) and its sessions finish; b is not in yet.
+    const live = withSessions(runtimeOf([{ ...a, weight: 0 }, { ...b, weight: 0 }, { ...c, weight: 0 }]), { a: 3, b: 0, c: 0 });
+    const plan = planChanges({ previousConfig: single(config([{ ...a, weight: 0 }, { ...b, weight: 0 }, { ...c, weight: 0 }])), nextConfig: single(config(after)), runtime: live });
+    expect(plan.reloadReasons).toEqual([]);
+    expect(plan.runtimeOps.map((op) => `${op.op} ${op.server.name}`)).toEqual(['shutdown-sessions a', 'set-weight b']);
+    expect(plan.runtimeOps[0]).toMatchObject({ reason: 'b takes the writes of galera' });
+    // The record's first writer, or a listener without the marker: nothing to cut.
+    expect(planChanges({ previousConfig: config(before), nextConfig: config(after), runtime: withSessions(runtimeOf(before), { a: 3 }) }).runtimeOps.map((op) => op.op)).toEqual(['set-weight', 'set-weight']);
+  });
+
+  it('cuts nothing when no writer comes in, or when HAProxy says the old one holds no session', () => {
+    const out = [{ ...a, weight: 0 }, { ...b, weight: 0 }];
+    const live = withSessions(runtimeOf([a, { ...b, weight: 0 }]), { a: 5 });
+    expect(planChanges({ previousConfig: single(config([a, { ...b, weight: 0 }])), nextConfig: single(config(out)), runtime: live }).runtimeOps.map((op) => op.op)).toEqual(['set-weight']);
+    const idle = withSessions(runtimeOf(out), { a: 0 });
+    expect(planChanges({ previousConfig: single(config(out)), nextConfig: single(config([{ ...a, weight: 0 }, b])), runtime: idle }).runtimeOps.map((op) => op.op)).toEqual(['set-weight']);
+  });
+});

@@ -54,7 +54,28 @@ function adminOp(server: ParsedServer, spec: ServerSpec, current: RuntimeServer,
   return { op: 'repair', server: spec, reason: `admin state ${current.adminState} (maintenance or drain) but wanted in service` };
 }
 
-function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[], wasDraining: ReadonlySet<string>): RuntimeOp[] {
+/**
+ * In a single-writer listener, the pass that lets a new writer in (its weight leaves 0) first cuts the
+ * sessions still open on the other servers: they were opened on the old writer before the record moved,
+ * and the handover was their grace. Past it they would be writes on a second node.
+ */
+function leftoverSessionOps(next: readonly ParsedServer[], live: ReadonlyMap<string, RuntimeServer>, singleWriter: ReadonlySet<string>): RuntimeOp[] {
+  const ops: RuntimeOp[] = [];
+  for (const backend of singleWriter) {
+    const servers = next.filter((s) => s.backend === backend);
+    const incoming = servers.find((s) => s.weight > 0 && live.get(keyOf(s))?.weight === 0);
+    if (incoming === undefined) continue;
+    for (const server of servers) {
+      const current = live.get(keyOf(server));
+      if (server === incoming || server.weight !== 0 || current === undefined || current.sessions === 0) continue;
+      const spec: ServerSpec = { backend: server.backend, name: server.name, address: server.address, port: server.port, weight: server.weight, backup: server.backup };
+      ops.push({ op: 'shutdown-sessions', server: spec, reason: `${incoming.name} takes the writes of ${backend}` });
+    }
+  }
+  return ops;
+}
+
+function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServer[], reasons: string[], wasDraining: ReadonlySet<string>, singleWriter: ReadonlySet<string>): RuntimeOp[] {
   const live = new Map(runtime.map((s) => [keyOf(s), s]));
   const wanted = new Set(next.map(keyOf));
   const backends = new Set(next.map((s) => s.backend));
@@ -106,8 +127,9 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
       removes.push({ op: 'remove', server });
     }
   }
-  // Capacity first: new servers before updates, removals last.
-  return [...adds, ...updates, ...removes];
+  // Capacity first: new servers before updates, removals last. Leftover writer sessions are cut before
+  // the weight that lets the new writer in, in the same batch.
+  return [...adds, ...leftoverSessionOps(next, live, singleWriter), ...updates, ...removes];
 }
 
 /**
@@ -132,6 +154,6 @@ export function planChanges(input: PlanInput): Plan {
     reasons.push('the runtime state could not be read');
     return { runtimeOps: [], reloadReasons: reasons };
   }
-  const ops = runtimeOps(next.servers, input.runtime, reasons, wasDraining);
+  const ops = runtimeOps(next.servers, input.runtime, reasons, wasDraining, next.singleWriter);
   return { runtimeOps: reasons.length > 0 ? [] : ops, reloadReasons: reasons };
 }

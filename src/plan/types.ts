@@ -33,7 +33,12 @@ export type RuntimeOp =
   | { readonly op: 'set-backup'; readonly server: ServerSpec }
   /** `drain`: the node is draining (no new client, sessions finish); `ready`: it is back in rotation. */
   | { readonly op: 'set-state'; readonly server: ServerSpec; readonly state: 'drain' | 'ready' }
-  | { readonly op: 'repair'; readonly server: ServerSpec; readonly reason: string };
+  | { readonly op: 'repair'; readonly server: ServerSpec; readonly reason: string }
+  /**
+   * Sessions left on a server that no longer takes writes, cut as another server becomes the single
+   * writer: past that instant they would be writes on a second node.
+   */
+  | { readonly op: 'shutdown-sessions'; readonly server: ServerSpec; readonly reason: string };
 
 /** The plan is a value: runtime operations, and the reasons a reload is needed (none, no reload). */
 export interface Plan {

@@ -78,6 +78,11 @@ export const TEMPLATE_VARS = {
     doc: "multi = every node takes writes (leastconn); single = one writer, the node the service's etcd writer record names (every other server weight 0 in the write listener)",
     validate: (v) => (v === 'multi' || v === 'single' ? null : 'must be "multi" or "single"'),
   },
+  writer_hold: {
+    default: '2s',
+    doc: 'single writer: how long a new connection waits for a writer when the write listener has none (the handover, a writer DOWN until the record moves) before it is sent on, instead of being refused at once; keep it above --writer-handover; empty = no wait',
+    validate: optional(duration),
+  },
   on_marked_down: {
     default: 'shutdown-sessions',
     doc: 'what happens to open sessions of a node marked down: shutdown-sessions cuts them at once (a crashed or isolated node), none leaves them (a donor keeps serving what it has)',

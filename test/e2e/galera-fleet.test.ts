@@ -161,6 +161,16 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
       // To the first writer, back in the cluster as a reader: only an operator brings writes back to it.
       const current = nodeAt((await agreedWriter()) ?? '?').name;
       target = current === first ? env.cluster.nodes.find((n) => n.name !== current)!.name : first;
+      // As an operator would: the target UP in every proxy first (a node back from SST may still be
+      // applying what it received, and its clustercheck says so until it caught up).
+      const targetIp = env.cluster.nodes.find((n) => n.name === target)!.ip;
+      await waitFor('the switchover target UP in every proxy', 120_000, async () => {
+        for (const p of proxies) {
+          const row = (await p.servers()).find((r) => r.backend === 'galera' && r.addr.startsWith(`${targetIp}:`));
+          if (row?.status !== 'UP') return undefined;
+        }
+        return true;
+      }, 200);
       const move = phase('switchover', { to: target });
       const moved = await runCli([
         'switchover', '--etcd-endpoints', env.etcd.endpoint, '--prefix', env.prefix, '--set', 'writer=single',
@@ -172,8 +182,11 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
         const addr = await agreedWriter();
         return addr !== null && nodeAt(addr).name === target ? performance.now() - t1 : undefined;
       }, 20);
-      move.facts['all proxies on the target (ms)'] = Math.round(followed);
+      move.facts['all proxies on the target after the command (ms)'] = Math.round(followed);
+      const local = /writes to \S+ ([\d.]+) (m?s) after the record moved/.exec(moved.stdout);
+      if (local !== null) move.facts['proxy-0 on the target after the record moved (ms)'] = Math.round(Number(local[1]) * (local[2] === 's' ? 1000 : 1));
       await sleep(3_000);
+      move.facts['failed writes'] = records.filter((r) => r.node === null && r.startedAt >= move.from && r.startedAt < Date.now()).length;
       phase('end');
     } finally {
       abort.abort();
@@ -196,5 +209,7 @@ describe('three proxies, one writer: every HAProxy follows the etcd writer recor
     expect(phases.find((p) => p.name.startsWith('HAProxy restart'))!.facts['failed through proxy-0/1']).toBe(0);
     // Once every proxy was on the new writer, no write failed.
     expect(phases.find((p) => p.name === 'kill -9 the writer')!.facts['failed after all proxies moved']).toBe(0);
+    // A planned move fails no write: new clients wait in HAProxy through the handover.
+    expect(phases.find((p) => p.name === 'switchover')!.facts['failed writes']).toBe(0);
   });
 });

@@ -10,6 +10,8 @@ export interface FakeGaleraNode {
   readonly greeting: string;
   /** 200 "synced" when true, 503 when false, like Percona's clustercheck. */
   setHealthy(healthy: boolean): void;
+  /** The `wsrep_local_recv_queue` its clustercheck JSON reports while healthy (default 0). */
+  setRecvQueue(queue: number): void;
   /** Client connections accepted on the TCP port since start (health checks are not counted). */
   connections(): number;
   /** Connections open right now on the TCP port. */
@@ -64,6 +66,7 @@ export async function startFakeGaleraNode(options: FakeGaleraOptions): Promise<F
   let healthy = options.healthy ?? true;
   let accepted = 0;
   let checkCount = 0;
+  let recvQueue = 0;
   const open = new Set<Socket>();
 
   const tcp = createTcpServer((socket) => {
@@ -86,7 +89,7 @@ export async function startFakeGaleraNode(options: FakeGaleraOptions): Promise<F
     // Like `galera-haproxy clustercheck`: JSON with the state and the reason when asked for it.
     const json = (req.headers.accept ?? '').includes('application/json');
     const body = json
-      ? `${JSON.stringify({ healthy, state: healthy ? 'Synced' : 'Donor/Desynced', wsrep_local_state: healthy ? 4 : 2, wsrep_local_recv_queue: healthy ? 0 : 7, reason: healthy ? 'synced' : 'node is a donor (simulated)' })}\n`
+      ? `${JSON.stringify({ healthy, state: healthy ? 'Synced' : 'Donor/Desynced', wsrep_local_state: healthy ? 4 : 2, wsrep_local_recv_queue: healthy ? recvQueue : 7, reason: healthy ? 'synced' : 'node is a donor (simulated)' })}\n`
       : healthy
         ? 'Galera cluster node is synced.\r\n'
         : 'Galera cluster node is not synced.\r\n';
@@ -114,6 +117,9 @@ export async function startFakeGaleraNode(options: FakeGaleraOptions): Promise<F
     greeting,
     setHealthy: (value) => {
       healthy = value;
+    },
+    setRecvQueue: (value) => {
+      recvQueue = value;
     },
     connections: () => accepted,
     openConnections: () => open.size,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { readHaproxyVersion, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
@@ -125,6 +126,58 @@ class Sampler {
   }
 }
 
+/** A client session held open through a proxy: its greeting, and when the proxy closed it. */
+async function holdSession(host: string, port: number): Promise<{ greeting: string; closed: Promise<number> }> {
+  const socket = connect({ host, port });
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+  const greeting = await new Promise<string>((resolve, reject) => {
+    let data = '';
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('utf8');
+      if (data.includes('\n')) resolve(data);
+    });
+    setTimeout(() => reject(new Error(`no greeting from ${host}:${port}`)), 3000);
+  });
+  return { greeting, closed };
+}
+
+/** New clients through each write listener every 20 ms, until stopped: who greeted them, and failures. */
+function clientLoad(ips: readonly string[]) {
+  let running = true;
+  const greeted: { ip: string; started: number; at: number }[] = [];
+  const errors: string[] = [];
+  let slowestMs = 0;
+  const one = async (ip: string): Promise<void> => {
+    const started = Date.now();
+    try {
+      const greeting = await readGreeting(ip, 3306, 6_000);
+      const at = Date.now();
+      slowestMs = Math.max(slowestMs, at - started);
+      greeted.push({ ip: greeting.split(' ')[1]!.split(':')[0]!, started, at });
+    } catch (err) {
+      errors.push(`${ip} at ${new Date(started).toISOString()}: ${String(err)}`);
+    }
+  };
+  const loops = ips.map(async (ip) => {
+    const pending: Promise<void>[] = [];
+    while (running) {
+      pending.push(one(ip));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(pending);
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      const byNode = new Map<string, number>();
+      for (const g of greeted) byNode.set(g.ip, (byNode.get(g.ip) ?? 0) + 1);
+      return { tried: greeted.length + errors.length, failed: errors.length, errors, greeted, byNode, slowestMs };
+    },
+  };
+}
+
 const proposalsWon = (p: Proxy): LogEntry[] => p.watcher.logs.filter((e) => e.msg === 'writer proposal won');
 const logTime = (e: LogEntry): number => Date.parse(String(e['time']));
 
@@ -167,7 +220,7 @@ const figures: Record<string, number>[] = [];
 beforeAll(async () => {
   etcd = await startEtcd();
   client = etcd.client();
-  for (const n of NODES) galera.push(await startFakeGaleraNode({ ip: n.ip }));
+  for (const n of NODES) galera.push(await startFakeGaleraNode({ ip: n.ip, holdConnections: true }));
   for (const n of NODES) await register(n);
   for (let i = 0; i < 3; i += 1) await startProxy(i);
 }, 60_000);
@@ -250,7 +303,7 @@ describe('single writer through the etcd record, three proxies', () => {
     expect((await record())!.version).toBe(before.version);
   });
 
-  it('switchover: refuses an unknown or never-writer target with the reason, moves the record to a healthy one', async () => {
+  it('switchover: refuses an unknown or never-writer target with the reason; under load it waits for the target to apply its queue, refuses no client, and cuts the old writer\'s sessions as the new one comes in', async () => {
     const p = proxies[1]!;
     const before = (await record())!;
     const switchover = (to: string) =>
@@ -266,16 +319,54 @@ describe('single writer through the etcd record, three proxies', () => {
     expect(same.stdout).toContain('db-b already is the writer');
     expect((await record())!.version).toBe(before.version);
 
+    // Under load: every proxy's write listener gets a new client every 20 ms, and one client holds a
+    // session on the old writer (db-b). The target (db-a) still has write sets to apply at first.
+    const held = await holdSession(proxies[0]!.ip, 3306);
+    expect(held.greeting).toBe(`fake-galera ${NODES[1]!.ip}:3306\n`);
+    galera[0]!.setRecvQueue(5);
     const sampler = new Sampler(proxies);
-    const moved = await switchover(NODES[0]!.id);
-    expect(moved.code, moved.stderr).toBe(0);
+    const load = clientLoad(proxies.map((q) => q.ip));
+    let clients: Awaited<ReturnType<typeof load.stop>>;
+    let moved: Awaited<ReturnType<typeof switchover>>;
+    let queueEmptyAt: number;
+    let movedAt: number;
+    let recordWhileQueued: number;
+    try {
+      const moving = switchover(NODES[0]!.id);
+      await new Promise((r) => setTimeout(r, 1500));
+      recordWhileQueued = (await record())!.version;
+      queueEmptyAt = Date.now();
+      galera[0]!.setRecvQueue(0);
+      moved = await moving;
+      await allWriteTo('db-a');
+      movedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 2500));
+    } finally {
+      clients = await load.stop();
+      await sampler.stop();
+    }
+    expect(recordWhileQueued, 'the record waits for the queue').toBe(before.version);
+    expect(moved.code, `${moved.stdout}\n${moved.stderr}`).toBe(0);
+    expect(moved.stderr, moved.stderr).toContain('switchover waits: db-a has 5 write sets received and not applied yet (wsrep_local_recv_queue)');
     expect(moved.stdout).toContain('-> db-a');
-    await allWriteTo('db-a');
-    await sampler.stop();
+    expect(moved.stdout).toMatch(/this HAProxy writes to db-a [\d.]+ m?s after the record moved/);
     const now = (await record())!;
     expect(now).toMatchObject({ node: NODES[0]!.id, by: 'operator', version: before.version + 1 });
     expect(sampler.twoWriters()).toEqual([]);
     expect(proxies.flatMap(proposalsWon).filter((e) => logTime(e) >= sampler.samples[0]!.t)).toEqual([]);
+    // No client was refused: those arriving in the handover waited in HAProxy, then reached the new writer.
+    expect(clients.failed, clients.errors.slice(0, 5).join('\n')).toEqual(0);
+    expect(clients.byNode.get(NODES[1]!.ip) ?? 0).toBeGreaterThan(0);
+    expect(clients.byNode.get(NODES[0]!.ip) ?? 0).toBeGreaterThan(0);
+    // Nobody reached db-b once any proxy wrote to db-a.
+    const firstOnA = Math.min(...clients.greeted.filter((g) => g.ip === NODES[0]!.ip).map((g) => g.at));
+    expect(clients.greeted.filter((g) => g.ip === NODES[1]!.ip && g.started > firstOnA)).toEqual([]);
+    // The session held on db-b was shut down by HAProxy as db-a came in, not before the record moved.
+    const closedAt = await Promise.race([held.closed, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 3000))]);
+    expect(closedAt).toBeGreaterThan(queueEmptyAt);
+    expect(closedAt).toBeLessThanOrEqual(movedAt + 1000);
+    expect(proxies[0]!.watcher.logs.some((e) => e.msg === 'sessions left on the old writer shut down' && e['server'] === 'galera/db-b')).toBe(true);
+    figures.push({ case: 3, switchoverClients: clients.tried, refused: clients.failed, slowestConnectMs: clients.slowestMs });
   });
 
   it('a record that does not decode: one error line naming the key, never rendered, replaced by one proposal', async () => {
