@@ -360,10 +360,11 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     }
     const planned = planChanges({ previousConfig: previous, nextConfig, runtime });
     const plan = runtime === null ? planned : decideApply(planned, runtime, policy(), reloadReason);
-    if (plan.decision !== undefined) {
-      // One line per decision; a single node joining is not worth an info line, a burst is.
+    if (plan.decision !== undefined && plan.reloadReasons.length === 0) {
+      // One line per decision (a reload's reasons, the cost among them, go on the reload's own line); a
+      // single node joining is not worth an info line, a burst is.
       const line = { revision, ops: plan.runtimeOps.length, decision: plan.decision };
-      if (plan.runtimeOps.length >= 20 || plan.reloadReasons.length > 0) log.info(line, plan.decision);
+      if (plan.runtimeOps.length >= 20) log.info(line, plan.decision);
       else log.debug(line, plan.decision);
     }
     if (runtime === null) {
@@ -396,7 +397,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       }
     }
     try {
-      log.info({ revision, reasons }, 'reloading HAProxy');
+      log.info({ revision, reasons, ...(plan.decision === undefined || fellBack ? {} : { decision: plan.decision }) }, 'reloading HAProxy');
       await reload(reasons, nextConfig, next, revision);
       log.info({ revision, durationMs: Math.round(performance.now() - started) }, 'reload confirmed');
       return result('reload', plan, fellBack);

@@ -41,6 +41,8 @@ export interface PlanReport {
   readonly runtimeError?: string;
   /** Services held back by their min-servers guard. */
   readonly held?: readonly string[];
+  /** Why runtime or reload, with both estimates, when the cost decided it. */
+  readonly decision?: string;
 }
 
 function describeOp(op: RuntimeOp): PlannedOp {
@@ -69,6 +71,7 @@ export function planReport(result: SyncResult, serviceNames: readonly string[]):
     services,
     ...(planned?.runtimeError === undefined ? {} : { runtimeError: planned.runtimeError }),
     ...(result.held === undefined ? {} : { held: result.held.map((h) => h.line) }),
+    ...(planned?.plan.decision === undefined ? {} : { decision: planned.plan.decision }),
   };
 }
 
@@ -82,6 +85,7 @@ export function formatPlanReport(report: PlanReport): string {
   }
   if (report.file) lines.push(`the config file would be rewritten (etcd revision ${report.revision})`);
   if (report.reload) lines.push(`one reload would carry the change: ${report.reasons.join('; ')}`);
+  if (report.decision !== undefined && !report.reload) lines.push(`the Runtime API, by estimated cost: ${report.decision}`);
   for (const service of report.services) {
     if (service.ops.length === 0) {
       lines.push(`service ${service.name}: no server changes`);
@@ -101,7 +105,7 @@ export function formatPlanReport(report: PlanReport): string {
 export function createPlanCommand(io: CliIO): Command {
   const cmd = new Command('plan').description(
     'Print what `once` would do now, without doing it: per service the runtime operations (add, remove, set-addr, ' +
-      'set-weight, set-backup, set-state drain|ready, repair) or the reload and its reasons, from etcd (or --nodes FILE) against the running HAProxy. ' +
+      'set-weight, set-backup, set-state drain|ready, repair, shutdown-sessions) or the reload and its reasons, from etcd (or --nodes FILE) against the running HAProxy. ' +
       'Exit 0 nothing to do, 1 changes pending, 3 rejected (guard or haproxy -c).',
   );
   addCommandFlags(cmd, 'plan').option('--json', 'print the plan as JSON');

@@ -89,6 +89,8 @@ describe('render, plan and once decide alike', () => {
     expect(planned.report).toMatchObject({ changes: true, file: true, reload: false });
     const announced = planned.report.services.flatMap((s) => s.ops.map((op) => `${op.op} ${s.name}/${op.server}`)).sort();
     expect(announced).toEqual(['add galera/c', 'remove galera/b', 'set-weight galera/a']);
+    // Why the Runtime API and not a reload: both estimates, as the daemon decides.
+    expect(planned.report.decision).toMatch(/^runtime: 3 ops est\. .+ < reload est\. /);
     // plan changed nothing.
     expect((await runtimeServers(statsSocket, 'galera')).map((s) => s.name).sort()).toEqual(['a', 'b']);
 
