@@ -320,12 +320,25 @@ async function confdTarget(client: Etcd3, prefix: string): Promise<Target> {
   start([]);
   let busy = false;
   let again = false;
+  let stopped = false;
+  let inflight: Promise<void> = Promise.resolve();
   const reloadNow = async (): Promise<void> => {
     if (busy) {
       again = true;
       return;
     }
+    if (stopped) return;
     busy = true;
+    let done = (): void => undefined;
+    inflight = new Promise((resolve) => (done = resolve));
+    try {
+      await reloadLoop();
+    } finally {
+      busy = false;
+      done();
+    }
+  };
+  const reloadLoop = async (): Promise<void> => {
     do {
       again = false;
       const staged = `${configPath}.staged`;
@@ -335,8 +348,7 @@ async function confdTarget(client: Etcd3, prefix: string): Promise<Target> {
       const old = readFileSync(pidFile, 'utf8').trim().split(/\s+/);
       start(['-sf', ...old]);
       reloads += 1;
-    } while (again);
-    busy = false;
+    } while (again && !stopped);
   };
   const watcher = await client.watch().prefix(`${prefix}/`).create();
   watcher.on('put', () => void reloadNow());
@@ -349,11 +361,18 @@ async function confdTarget(client: Etcd3, prefix: string): Promise<Target> {
     configPath,
     reloads: async () => reloads,
     stop: async () => {
+      // A reload in flight would start one more HAProxy after the kill: let it finish first, then kill
+      // every process of this config (old workers still soft-stopping included) until none is left.
+      stopped = true;
       await watcher.cancel();
-      try {
-        execFileSync('pkill', ['-f', configPath]);
-      } catch {
-        // none left
+      await inflight;
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        try {
+          execFileSync('pkill', ['-f', configPath]);
+        } catch {
+          break; // pkill exits 1 when no process matched: none left
+        }
+        await sleep(100);
       }
       await dir.remove();
     },

@@ -66,8 +66,8 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
   const timeoutMs = options.timeoutMs ?? 20_000;
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
-  const record = (startedAt: number, node: string | null, error: string | null): void => {
-    options.ledger?.records.push({ proxy: options.ledger.proxy, startedAt, endedAt: Date.now(), node, error });
+  const record = (startedAt: number, node: string | null, error: string | null, writeStartedAt?: number): void => {
+    options.ledger?.records.push({ proxy: options.ledger.proxy, startedAt, endedAt: Date.now(), node, error, ...(writeStartedAt === undefined ? {} : { writeStartedAt }) });
   };
   const fail = (kind: 'connectFailed' | 'queryFailed', err: unknown, startedAt: number): void => {
     record(startedAt, null, err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err));
@@ -93,6 +93,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
       fail('connectFailed', err, startedAt);
       return;
     }
+    const writeStartedAt = Date.now();
     try {
       await connection.query({ sql: 'INSERT INTO writes (node) VALUES (@@wsrep_node_name)', timeout: timeoutMs });
       const [rows] = await connection.query<mysql.RowDataPacket[]>({ sql: 'SELECT @@wsrep_node_name AS node', timeout: timeoutMs });
@@ -100,7 +101,7 @@ export async function runClientLoad(options: ClientLoadOptions): Promise<ClientL
       stats.ok += 1;
       stats.perNode[node] = (stats.perNode[node] ?? 0) + 1;
       stats.served.push({ at: Date.now(), node });
-      record(startedAt, node, null);
+      record(startedAt, node, null, writeStartedAt);
       await connection.end().catch(() => undefined);
     } catch (err) {
       fail('queryFailed', err, startedAt);

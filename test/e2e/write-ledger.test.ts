@@ -25,6 +25,14 @@ describe('write ledger', () => {
     expect(found.examples[0]).toMatch(/n1 via proxy 0 .* and n2 via proxy 1/);
   });
 
+  it('counts from the INSERT, not from the connect: a client held in HAProxy before any node was chosen wrote nothing meanwhile', () => {
+    // The n2 client connected at 5 but waited in HAProxy until 15 (no writer then); n1's last commit was at 10.
+    const held = [w(0, 0, 10, 'n1'), { ...w(1, 5, 17, 'n2'), writeStartedAt: 15 }];
+    expect(concurrentWriters(held).pairs).toBe(0);
+    // Its INSERT went out while n1 was still committing: two writers.
+    expect(concurrentWriters([w(0, 0, 10, 'n1'), { ...w(1, 5, 17, 'n2'), writeStartedAt: 9 }]).pairs).toBe(1);
+  });
+
   it('groups failures by error', () => {
     expect(failuresByError([w(0, 0, 1, null, '1213'), w(0, 0, 1, null, '1213'), w(0, 0, 1, 'n1'), w(1, 0, 1, null, null)])).toEqual({
       1213: 2,

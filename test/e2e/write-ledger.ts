@@ -9,6 +9,12 @@ export interface WriteRecord {
   /** Wall-clock ms when the client started the write (connect included) and when the commit returned. */
   readonly startedAt: number;
   readonly endedAt: number;
+  /**
+   * When the connection was up and the INSERT went out: the commit happened in [writeStartedAt, endedAt].
+   * A connect may wait in HAProxy (the single-writer hold) before any node is chosen; that wait is no
+   * write. Absent for a write that failed before it.
+   */
+  readonly writeStartedAt?: number;
   /** The node that committed it; null when the write failed. */
   readonly node: string | null;
   /** The error's code or message for a failed write. */
@@ -42,23 +48,26 @@ export function writerSegments(records: readonly WriteRecord[]): WriterSegment[]
   return segments;
 }
 
+/** The span in which a committed write took effect on its node: from the INSERT sent to the commit. */
+const writeStart = (r: WriteRecord): number => r.writeStartedAt ?? r.startedAt;
+
 /**
- * Pairs of committed writes on different nodes whose lifetimes overlap: two nodes taking writes at the
- * same moment. Counted by a sweep over start times, so a long run stays cheap; `examples` keeps the
+ * Pairs of committed writes on different nodes whose write spans overlap: two nodes taking writes at
+ * the same moment. Counted by a sweep over start times, so a long run stays cheap; `examples` keeps the
  * first few for the failure message.
  */
 export function concurrentWriters(records: readonly WriteRecord[]): { pairs: number; examples: string[] } {
-  const committed = records.filter((r) => r.node !== null).sort((a, b) => a.startedAt - b.startedAt);
+  const committed = records.filter((r) => r.node !== null).sort((a, b) => writeStart(a) - writeStart(b));
   let active: WriteRecord[] = [];
   let pairs = 0;
   const examples: string[] = [];
   for (const r of committed) {
-    active = active.filter((a) => a.endedAt > r.startedAt);
+    active = active.filter((a) => a.endedAt > writeStart(r));
     for (const a of active) {
       if (a.node === r.node) continue;
       pairs += 1;
       if (examples.length < 5) {
-        examples.push(`${String(a.node)} via proxy ${String(a.proxy)} [${String(a.startedAt)}, ${String(a.endedAt)}] and ${String(r.node)} via proxy ${String(r.proxy)} [${String(r.startedAt)}, ${String(r.endedAt)}]`);
+        examples.push(`${String(a.node)} via proxy ${String(a.proxy)} [${String(writeStart(a))}, ${String(a.endedAt)}] and ${String(r.node)} via proxy ${String(r.proxy)} [${String(writeStart(r))}, ${String(r.endedAt)}]`);
       }
     }
     active.push(r);
