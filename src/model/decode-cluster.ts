@@ -1,5 +1,8 @@
 import { JSON_FIELDS, checkHostText, parseFlatValue, type Endpoint } from './parse-value.js';
-import { DEFAULT_SERVER_NAMING, serverNameCandidates, type ServerNaming } from './server-name.js';
+import { DEFAULT_SERVER_NAMING, type ServerNaming } from './server-name.js';
+import { assignNames, formatEndpoint, type NodeCandidate } from './assign-names.js';
+
+export { duplicateEndpointReason, formatEndpoint } from './assign-names.js';
 import type { ClusterState, GaleraNode, KeyValue, Rejection } from './types.js';
 import { writerKeyOf, type ServiceSpec } from './service.js';
 import { normalizePrefix } from './prefix.js';
@@ -131,50 +134,10 @@ export function decodeCluster(prefix: string, kvs: Iterable<KeyValue>, options: 
   }
   candidates.sort(compareEstablished);
 
-  const nodes: GaleraNode[] = [];
-  const nameOwner = new Map<string, string>();
-  // Names still held by a registered node are theirs before anyone else's.
-  const present = new Set(candidates.map((c) => c.id));
-  const reserved = new Map<string, string>();
-  for (const [id, name] of options.previousNames ?? []) if (present.has(id)) reserved.set(name, id);
-  const named = new Set(reserved.values());
-  for (const c of candidates) {
-    const running = options.runningNames?.get(formatEndpoint(c.endpoint.address, c.endpoint.port));
-    if (named.has(c.id) || running === undefined || reserved.has(running)) continue;
-    if (serverNameCandidates(c.id, c.endpoint.host, naming).includes(running)) reserved.set(running, c.id);
-  }
-  const endpointOwner = new Map<string, string>();
-  for (const { id, endpoint, keys, mainKey, createRevision } of candidates) {
-    const endpointKey = formatEndpoint(endpoint.address, endpoint.port);
-    const endpointTaken = endpointOwner.get(endpointKey);
-    if (endpointTaken !== undefined) {
-      rejected.push({ key: mainKey, id, reason: duplicateEndpointReason(endpointKey, endpointTaken) });
-      continue;
-    }
-    const names = serverNameCandidates(id, endpoint.host, naming);
-    const name = names.find((n) => reserved.get(n) === id) ?? names.find((n) => !nameOwner.has(n) && !reserved.has(n));
-    if (name === undefined) {
-      const last = names[names.length - 1] ?? '';
-      rejected.push({ key: mainKey, id, reason: `server name "${last}" is already used by id ${JSON.stringify(nameOwner.get(last))}; rename this id` });
-      continue;
-    }
-    nameOwner.set(name, id);
-    endpointOwner.set(endpointKey, mainKey);
-    const node: GaleraNode = { id, name, ...endpoint, keys };
-    nodes.push(createRevision === undefined ? node : { ...node, createRevision });
-  }
-
+  const nodes = assignNames(candidates, naming, options, rejected);
   nodes.sort((a, b) => compareText(a.name, b.name));
   const state: ClusterState = notes.length === 0 ? { nodes, rejected, incomplete } : { nodes, rejected, incomplete, notes };
   return settleSoon ? { ...state, settleSoon: true } : state;
-}
-
-/**
- * Why the later of two registrations of one address:port is left out; names the key that holds it, so
- * an operator sees both sides in one line (the rejection itself carries the later key).
- */
-export function duplicateEndpointReason(endpoint: string, ownerKey: string): string {
-  return `${endpoint} is already served by ${ownerKey}, registered earlier; a second server for one node would double its share`;
 }
 
 /** Registration order: lowest `create_revision` first (absent = oldest), then id. */
@@ -191,23 +154,11 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `addr:port`, with IPv6 in brackets: the form HAProxy and operators both read. */
-export function formatEndpoint(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 function isSeedLeaf(leaf: string): leaf is SeedLeaf {
   return (SEED_LEAVES as readonly string[]).includes(leaf);
 }
 
-interface Decoded {
-  readonly id: string;
-  readonly endpoint: Endpoint;
-  readonly keys: string[];
-  /** The key a node-level rejection is reported against. */
-  readonly mainKey: string;
-  readonly createRevision?: bigint;
-}
+type Decoded = NodeCandidate;
 
 /** The lowest `create_revision` among `kvs`, or undefined when none carries one. */
 function firstCreated(kvs: Iterable<KeyValue>): bigint | undefined {
