@@ -13,7 +13,7 @@ import { Drainer } from './drainer.js';
 import { sendSocketBatch, sendSocketCommand } from './haproxy-socket.js';
 import { DEFAULT_BATCH_LIMITS, describeFailures, runBatches, type BatchLimits, type BatchSend, type CommandGroup } from './runtime-batch.js';
 import { createMasterCliReloader } from './master-cli-reloader.js';
-import { commands, formatAddress, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
+import { commands, formatAddress, NO_SUCH_BACKEND, parseInfoPid, parseServersState, parseShowStat, runCommand, runCommands, type RuntimeCommand, type SocketSend } from './runtime-commands.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
 import { buildServerState, stateFilePath } from './server-state-file.js';
 import type { Applier, ApplyResult, Reloader } from './types.js';
@@ -425,9 +425,14 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       return { plan: decideApply(planChanges({ previousConfig: input.previous, nextConfig: input.next, runtime }), runtime, policy(), input.reloadReason) };
     },
     apply: (input) => serialised(() => applyOnce(input.previous, input.next, input.revision, input.allowReload ?? true, input.reloadReason)),
-    runtime: async () => {
+    runtime: async (backend?: string) => {
       try {
-        return await readRuntime();
+        if (backend === undefined) return await readRuntime();
+        const reply = await send(commands.showServersState(backend).text);
+        // A section not in HAProxy yet (a new service before its reload) has no servers running.
+        if (reply.trim() === NO_SUCH_BACKEND) return [];
+        if (!commands.showServersState(backend).ok(reply.trim())) throw new ApplyError('RUNTIME_API', `show servers state ${backend}: ${reply.trim().split('\n')[0] ?? ''}`);
+        return parseServersState(reply);
       } catch {
         return null;
       }

@@ -37,6 +37,9 @@ export function formatAddress(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** The reply of `show servers state <backend>` for a section HAProxy does not run (2.6 and 3.0 alike). */
+export const NO_SUCH_BACKEND = "Can't find backend.";
+
 export const commands = {
   showServersState: (backend?: string): RuntimeCommand => ({
     text: backend === undefined ? 'show servers state' : `show servers state ${backend}`,

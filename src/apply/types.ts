@@ -37,7 +37,11 @@ export interface Applier {
    */
   plan?(input: Omit<ApplyInput, 'allowReload'>): Promise<{ plan: Plan; runtimeError?: string }>;
   /** What HAProxy runs now (`show servers state` + `show stat`), or null when it cannot be read. */
-  runtime?(): Promise<readonly RuntimeServer[] | null>;
+  /**
+   * What HAProxy runs now; with `backend`, that section's servers alone, from `show servers state` only
+   * (no session counts): the single-writer look every second stays cheap beside a large other backend.
+   */
+  runtime?(backend?: string): Promise<readonly RuntimeServer[] | null>;
   /** Reads the runtime state and repairs drift from `config` (servers missing, extra, disabled by hand). */
   reconcile(config: string, revision: string): Promise<ApplyResult>;
   /** Servers being drained (`backend/server`): deleted once their sessions end or the drain timeout passes. */

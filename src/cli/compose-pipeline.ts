@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRenderer, defaultTemplatePath, type Renderer } from '../render/render-config.js';
 import { defaultVars, parseSetFlags } from '../render/template-vars.js';
+import { writerHoldProblem } from '../model/choose-writer.js';
+import { parseDurationFlag } from '../config/parse-values.js';
 import { resolveEtcdOptions, type EtcdFlags } from '../source/etcd-options.js';
 import { createApplier } from '../apply/runtime-applier.js';
 import { createLiveConfig, type LiveConfig } from '../daemon/live-config.js';
@@ -161,6 +163,12 @@ export async function composePipeline(flags: CommandFlags, io: CliIO, mode: Pipe
         }
       : null;
   const writers = new WriterElection({ store, proxyId: options.proxyId ?? hostname(), handoverMs: options.writerHandoverMs, metrics });
+  // Only the default template is known to hold clients (a custom one may not render writer_hold at all).
+  const hold = template.vars['writer_hold'] ?? defaultVars()['writer_hold'] ?? '';
+  if (options.templatePath === undefined && services.some((s) => s.writer === 'single')) {
+    const problem = writerHoldProblem(hold === '' ? null : parseDurationFlag(hold, 'writer_hold'), options.writerHandoverMs);
+    if (problem !== null) logger.warn({ writerHold: hold, writerHandoverMs: options.writerHandoverMs }, problem);
+  }
   return {
     options,
     configFile: settings.configFile,

@@ -172,7 +172,7 @@ export async function readWriteListener(backend: string, applier: Applier | null
   if (applier?.runtime === undefined) return null;
   let runtime;
   try {
-    runtime = await applier.runtime();
+    runtime = await applier.runtime(backend);
   } catch (err) {
     log.warn({ service: backend, err: describeError(err) }, 'cannot read HAProxy health for the single writer; following the record');
     return null;

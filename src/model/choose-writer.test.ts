@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideWriter, planSwitchover, switchoverReadiness, writerCandidates } from './choose-writer.js';
+import { decideWriter, planSwitchover, switchoverReadiness, writerCandidates, writerHoldProblem } from './choose-writer.js';
 import type { GaleraNode } from './types.js';
 import type { ReadRecord } from './writer-record.js';
 
@@ -146,5 +146,14 @@ describe('switchoverReadiness', () => {
   it('goes with a note when there is no queue to read', () => {
     expect(switchoverReadiness('db2', {})).toMatchObject({ kind: 'go', note: expect.stringContaining('gives no wsrep_local_recv_queue') });
     expect(switchoverReadiness('db2', 'no-check')).toMatchObject({ kind: 'go', note: expect.stringContaining('no HTTP clustercheck') });
+  });
+});
+
+describe('writerHoldProblem', () => {
+  it('warns of a hold that ends before the handover does, not of one above it or one turned off', () => {
+    expect(writerHoldProblem(1000, 1000)).toContain('writer_hold (1000 ms) is not above --writer-handover (1000 ms)');
+    expect(writerHoldProblem(500, 1000)).not.toBeNull();
+    expect(writerHoldProblem(2000, 1000)).toBeNull();
+    expect(writerHoldProblem(null, 1000)).toBeNull();
   });
 });

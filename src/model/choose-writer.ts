@@ -117,3 +117,13 @@ export function switchoverReadiness(target: string, answer: { readonly recvQueue
   if (answer.recvQueue > 0) return { kind: 'wait', why: `${target} has ${answer.recvQueue} write sets received and not applied yet (wsrep_local_recv_queue)` };
   return { kind: 'go' };
 }
+
+/**
+ * A hold no longer than the handover sends the clients of every writer change on while no writer is in
+ * yet, where HAProxy refuses them: worth a warning at start. Null when the hold is off (an operator's
+ * choice) or long enough.
+ */
+export function writerHoldProblem(holdMs: number | null, handoverMs: number): string | null {
+  if (holdMs === null || holdMs > handoverMs) return null;
+  return `writer_hold (${holdMs} ms) is not above --writer-handover (${handoverMs} ms): clients arriving at a writer change are refused when their hold ends before the new writer is in`;
+}

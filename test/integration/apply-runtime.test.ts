@@ -158,6 +158,14 @@ describe('runtime path (no reload)', () => {
     expect(after.reloads).toBe(before.reloads);
   });
 
+  it('reads one section alone for the single-writer look, and a section HAProxy does not run as no servers', async () => {
+    const all = (await applier.runtime!())!;
+    const one = (await applier.runtime!('galera'))!;
+    expect(one.length).toBeGreaterThan(0);
+    expect(one.map((s) => `${s.name} ${s.operState} ${s.weight}`).sort()).toEqual(all.filter((s) => s.backend === 'galera').map((s) => `${s.name} ${s.operState} ${s.weight}`).sort());
+    expect(await applier.runtime!('no_such_section')).toEqual([]);
+  });
+
   it('re-addresses and re-weights through the runtime only', async () => {
     const before = await showProc(haproxy!.masterSocket);
     const n4 = await node(134, port, checkPort);
