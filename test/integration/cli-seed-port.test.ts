@@ -107,6 +107,9 @@ describe('watch with a seed node whose port follows its ip', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     const added = await watcher!.waitForLog((e) => e.msg === 'node added' && e.node === 'c');
     expect(added.port).toBe(3306);
+    // HAProxy lists the server before the watcher's log line of the op has reached this process.
+    await watcher!.waitForLog((e) => e.msg === 'runtime op applied' && e.server === `galera/${String(added.server)}`);
+    await sleep(300);
     expect(opsOn(String(added.server)).map((e) => e.op)).toEqual(['add']);
   });
 });
