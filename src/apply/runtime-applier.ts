@@ -431,8 +431,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
         const reply = await send(commands.showServersState(backend).text);
         // A section not in HAProxy yet (a new service before its reload) has no servers running.
         if (reply.trim() === NO_SUCH_BACKEND) return [];
-        if (!commands.showServersState(backend).ok(reply.trim())) throw new ApplyError('RUNTIME_API', `show servers state ${backend}: ${reply.trim().split('\n')[0] ?? ''}`);
-        return parseServersState(reply);
+        return commands.showServersState(backend).ok(reply.trim()) ? parseServersState(reply) : null;
       } catch {
         return null;
       }

@@ -1,7 +1,7 @@
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { addOptionFlags } from '../config/option-table.js';
 import { decodeServices, nodesOf } from '../model/decode-cluster.js';
-import { hostname } from 'node:os';
 import { planSwitchover, switchoverReadiness, type SwitchoverPlan } from '../model/choose-writer.js';
 import { writerKeyOf, type ServiceSpec } from '../model/service.js';
 import type { MultiPrefixSource } from '../source/multi-prefix-source.js';
