@@ -291,7 +291,7 @@ export const OPTIONS = {
     commands: APPLY,
     value: '<duration>',
     default: '1s',
-    doc: 'single writer: after the etcd record moves from one writer to another, writes wait this long before the new writer takes them (every proxy drops the old one first)',
+    doc: 'single writer: after the etcd record moves from one writer to another, writes wait this long before the new writer takes them (every proxy drops the old one first; new clients wait in HAProxy meanwhile, up to the template\'s writer_hold, and the sessions left on the old writer are cut when the new one comes in)',
     parse: p.duration('allowed'),
   },
   wait: {
