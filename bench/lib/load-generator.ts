@@ -83,6 +83,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
     const due = Math.floor((performance.now() - started) / intervalMs) + 1;
     while (stats.attempts < due && stats.attempts < maxAttempts) {
       stats.attempts += 1;
+      const at = performance.now() - started;
       pending.push(
         attempt(options.host, options.port, timeoutMs, prefix).then((r) => {
           if (r.ok) {
@@ -91,7 +92,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
             stats.perBackend[r.line] = (stats.perBackend[r.line] ?? 0) + 1;
           } else {
             stats.failed += 1;
-            if (stats.failures.length < 20) stats.failures.push(r.line);
+            if (stats.failures.length < 20) stats.failures.push(`${r.line} (opened at +${at.toFixed(0)} ms, failed after ${r.ms.toFixed(0)} ms)`);
           }
         }),
       );
