@@ -150,9 +150,9 @@ async function main(): Promise<void> {
         .slice(-count)
         .map((e) => `${String(e.outcome)} ${String(e.servers)} servers ${String(e.durationMs)} ms`)
         .join('; ');
+      // A runtime apply logs its decision; a reload (by cost or otherwise) logs its reasons.
       results[key('decisions')] = w.logs
-        .filter((e) => typeof e.decision === 'string')
-        .map((e) => String(e.decision))
+        .flatMap((e) => (typeof e.decision === 'string' ? [e.decision] : e.msg === 'reloading HAProxy' && Array.isArray(e.reasons) ? [e.reasons.map(String).join(', ')] : []))
         .join('; ');
       if (measured) {
         memory.live = await watcherMemory(w);

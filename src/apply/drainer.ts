@@ -30,9 +30,9 @@ interface Drain {
 const keyOf = (s: ServerSpec): string => `${s.backend}/${s.name}`;
 
 /**
- * Removes servers without cutting their clients: `state drain` at once (no new connections), then in
- * the background wait until `scur` is 0 or the drain timeout passes, then `shutdown sessions`,
- * `state maint` and `del server`. The apply never waits for a drain. One `show stat` per tick serves
+ * Removes servers without cutting their clients: the applier puts a server in `state drain` (no new
+ * connections, in its batch) and hands it here; in the background this waits until `scur` is 0 or the
+ * drain timeout passes, then sends `shutdown sessions`, `state maint` and `del server`. The apply never waits for a drain. One `show stat` per tick serves
  * every drain: with hundreds of drains against thousands of servers, one poll per drain would keep
  * the stats socket busy answering the same table.
  */
@@ -53,13 +53,6 @@ export class Drainer {
 
   keys(): string[] {
     return [...this.drains.keys()];
-  }
-
-  /** Puts the server in drain (awaited: an error here falls back to a reload) and finishes in the background. */
-  async start(server: ServerSpec, revision: string): Promise<void> {
-    if (this.drains.has(keyOf(server))) return;
-    await runCommands(this.options.send, [commands.setState(server, 'drain')]);
-    this.track(server, revision);
   }
 
   /** Follows a server already put in drain (`state drain` sent in a batch) until it can be deleted. */

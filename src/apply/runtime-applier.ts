@@ -2,7 +2,7 @@ import { sleep } from '../lib/sleep.js';
 import { describeError, ApplyError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { parseConfig, type ParsedConfig, type ParsedServer } from '../plan/parse-servers.js';
-import { planChanges } from '../plan/plan-changes.js';
+import { planChanges, changesServerList } from '../plan/plan-changes.js';
 import { decideApply, type ApplyPolicy } from '../plan/apply-policy.js';
 import { backendSizes, createCostRecorder, runtimeWork, type CostRecorder } from '../plan/apply-cost.js';
 import { groupServerOptions, mergeServerOptions } from '../plan/server-options.js';
@@ -59,7 +59,7 @@ export interface ApplierOptions {
 }
 
 /** The default of `--max-runtime-ops`: far past any burst the runtime would lose to a reload. */
-export const DEFAULT_MAX_RUNTIME_OPS = 100_000;
+const DEFAULT_MAX_RUNTIME_OPS = 100_000;
 
 /**
  * A batch connection's time limit: the socket timeout, plus 5 ms per line for HAProxy to run it (a
@@ -188,10 +188,13 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     const checked = parsed !== undefined && hasCheck(mergeServerOptions(defaults, parsed.options));
     switch (op.op) {
       case 'add':
-        return parsed ? addCommands(parsed, defaults, renamedFromUp(op.server, ctx)) : [];
+        // An add comes from a server of the next config, so it is always parsed.
+        if (parsed === undefined) throw new ApplyError('RUNTIME_API', `add ${key}: not in the rendered config`);
+        return addCommands(parsed, defaults, renamedFromUp(op.server, ctx));
       case 'remove':
-        // Tracked by the drainer once the batch says it is in drain.
-        return drainer.has(key) ? [] : [commands.setState(op.server, 'drain')];
+        // Tracked by the drainer once the batch says it is in drain (a server it already drains is not
+        // in the runtime the plan was made from, so it is never removed twice).
+        return [commands.setState(op.server, 'drain')];
       case 'set-addr':
         // A new address is a new machine: it earns its traffic like a new server. As for `add`, weight 0
         // until it is DOWN: another thread could route a connection between `addr` and `health down`.
@@ -241,7 +244,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     for (const op of ops) {
       const list = opCommands(op, ctx);
       if (list === null) later.push(op);
-      else if (list.length > 0) groups.push({ label: keyOf(op.server), commands: list, op });
+      else groups.push({ label: keyOf(op.server), commands: list, op });
     }
     const started = performance.now();
     const outcome = await runBatches(sendBatch, groups, options.batchLimits ?? DEFAULT_BATCH_LIMITS);
@@ -323,8 +326,9 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       if (pid !== null && (pidBefore === null || pid !== pidBefore)) {
         try {
           const plan = planChanges({ previousConfig: config, nextConfig: config, runtime: await readRuntime() });
-          // Admin states come from the state file, or the next pass and the drift repair: not a reason to wait.
-          const missing = plan.runtimeOps.filter((op) => op.op !== 'repair' && op.op !== 'set-state' && op.op !== 'shutdown-sessions');
+          // Admin states come from the state file, or the next pass and the drift repair, and sessions are
+          // the old worker's: not a reason to wait.
+          const missing = plan.runtimeOps.filter(changesServerList);
           if (missing.length === 0) return;
           last = missing.map((op) => `${op.op} ${keyOf(op.server)}`).join(', ');
         } catch (err) {
@@ -397,7 +401,7 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
       }
     }
     try {
-      log.info({ revision, reasons, ...(plan.decision === undefined || fellBack ? {} : { decision: plan.decision }) }, 'reloading HAProxy');
+      log.info({ revision, reasons }, 'reloading HAProxy');
       await reload(reasons, nextConfig, next, revision);
       log.info({ revision, durationMs: Math.round(performance.now() - started) }, 'reload confirmed');
       return result('reload', plan, fellBack);
@@ -428,10 +432,11 @@ export function createApplier(options: ApplierOptions): RuntimeApplier {
     runtime: async (backend?: string) => {
       try {
         if (backend === undefined) return await readRuntime();
-        const reply = await send(commands.showServersState(backend).text);
+        const show = commands.showServersState(backend);
+        const reply = await send(show.text);
         // A section not in HAProxy yet (a new service before its reload) has no servers running.
         if (reply.trim() === NO_SUCH_BACKEND) return [];
-        return commands.showServersState(backend).ok(reply.trim()) ? parseServersState(reply) : null;
+        return show.ok(reply.trim()) ? parseServersState(reply) : null;
       } catch {
         return null;
       }

@@ -69,9 +69,9 @@ export function backendSizes(servers: readonly { readonly backend: string }[]): 
 }
 
 /** Batches with fewer ops are dominated by the connection's round trip: they say little per op. */
-export const MIN_OPS_PER_SAMPLE = 20;
+const MIN_OPS_PER_SAMPLE = 20;
 /** Recent figures kept; the estimate is their median, so one slow batch does not flip the way. */
-export const WORK_SAMPLES = 5;
+const WORK_SAMPLES = 5;
 /**
  * The part of a check or start that does not grow with the file, counted in servers: a 3-server file's
  * 40 ms is mostly start-up, and scaling it per server would promise a 10,000-server reload of minutes.

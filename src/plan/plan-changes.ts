@@ -12,8 +12,18 @@ export interface PlanInput {
   readonly runtime: readonly RuntimeServer[] | null;
 }
 
+/**
+ * The ops that change which servers HAProxy lists and how (membership, address, weight, role), as
+ * opposed to admin states and sessions: a new worker is confirmed when none of these is left.
+ */
+export function changesServerList(op: RuntimeOp): boolean {
+  return op.op === 'add' || op.op === 'remove' || op.op === 'set-addr' || op.op === 'set-weight' || op.op === 'set-backup';
+}
 
 const keyOf = (s: ServerSpec): string => `${s.backend}/${s.name}`;
+
+/** The managed fields of a parsed server line, as an op carries them. */
+const specOf = (s: ParsedServer): ServerSpec => ({ backend: s.backend, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup });
 
 function firstDifference(a: string, b: string): string {
   const left = a.split('\n');
@@ -68,8 +78,7 @@ function leftoverSessionOps(next: readonly ParsedServer[], live: ReadonlyMap<str
     for (const server of servers) {
       const current = live.get(keyOf(server));
       if (server === incoming || server.weight !== 0 || current === undefined || current.sessions === 0) continue;
-      const spec: ServerSpec = { backend: server.backend, name: server.name, address: server.address, port: server.port, weight: server.weight, backup: server.backup };
-      ops.push({ op: 'shutdown-sessions', server: spec, reason: `${incoming.name} takes the writes of ${backend}` });
+      ops.push({ op: 'shutdown-sessions', server: specOf(server), reason: `${incoming.name} takes the writes of ${backend}` });
     }
   }
   return ops;
@@ -85,14 +94,7 @@ function runtimeOps(next: readonly ParsedServer[], runtime: readonly RuntimeServ
 
   for (const server of next) {
     const current = live.get(keyOf(server));
-    const spec: ServerSpec = {
-      backend: server.backend,
-      name: server.name,
-      address: server.address,
-      port: server.port,
-      weight: server.weight,
-      backup: server.backup,
-    };
+    const spec = specOf(server);
     const named = !isIpLiteral(server.address);
     if (current === undefined) {
       // 2.6 adds a server named by a host name without an address (`-`, SOCKERR): only a reload resolves it.
