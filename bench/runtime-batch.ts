@@ -123,8 +123,10 @@ async function main(): Promise<void> {
     const checked = performance.now();
     const reloader = createMasterCliReloader({ masterSocket: running.masterSocket, confirmTimeoutMs: 120_000, send: sendSocketCommand, logger: silentLogger() });
     await reloader.reload('bench');
+    const deadline = performance.now() + 120_000;
     for (;;) {
       if ((await serverCount(statsSocket).catch(() => -1)) === COUNT + 3) break;
+      if (performance.now() > deadline) throw new Error(`the reloaded HAProxy did not list ${COUNT + 3} servers within 120 s`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const done = performance.now();

@@ -75,22 +75,25 @@ async function runMode(client: Etcd3, etcdEndpoint: string, mode: string, hold: 
   const haproxy = await startHaproxy({ configPath, dir: dir.path });
   const statusPort = await freePort();
   const watcher = startCliDaemon(['watch', ...common, '--config', configPath, '--master-socket', haproxy.masterSocket, '--stats-socket', statsSocket, '--proxy-id', `bench-${mode}`, '--status-listen', `127.0.0.1:${statusPort}`]);
+  const abort = new AbortController();
+  let load: Promise<LoadStats> | null = null;
   try {
     await watcher.waitForLog((e) => e.msg === 'watching etcd', 30_000);
-    // The first record, proposed by the watcher itself, and every server UP.
-    for (let i = 0; i < 200; i += 1) {
+    // The first record, proposed by the watcher itself, and every server UP: the load starts on a ready proxy.
+    for (let i = 0; ; i += 1) {
       const up = (await runtimeServers(statsSocket, 'galera')).filter((s) => s.operState === 2).length;
       if ((await writable(statsSocket)).length === 1 && up === NODES.length) break;
+      if (i >= 200) throw new Error(`${mode}: no single writer with every server UP within 10 s`);
       await sleep(50);
     }
-    const abort = new AbortController();
     const [host, port] = LISTEN.split(':') as [string, string];
     const loadStarted = performance.now();
-    const load = runLoad({ host, port: Number(port), ratePerSecond: RATE, durationMs: SWITCHES * INTERVAL_MS + 3_000, connectionTimeoutMs: 10_000, signal: abort.signal });
+    load = runLoad({ host, port: Number(port), ratePerSecond: RATE, durationMs: SWITCHES * INTERVAL_MS + 3_000, connectionTimeoutMs: 10_000, signal: abort.signal });
     const switches: ModeResult['switches'] = [];
     await sleep(1_000);
     for (let i = 0; i < SWITCHES; i += 1) {
       const current = (await writable(statsSocket))[0];
+      if (current === undefined) throw new Error(`${mode}: no writer before switchover ${i + 1}`);
       const target = NODES.find((n) => n.id !== current)!.id;
       const started = performance.now();
       if (args.includes('--verbose')) console.log(`${mode}: switchover ${i + 1} to ${target} at +${(started - loadStarted).toFixed(0)} ms`);
@@ -103,10 +106,11 @@ async function runMode(client: Etcd3, etcdEndpoint: string, mode: string, hold: 
       });
       await sleep(Math.max(0, INTERVAL_MS - (performance.now() - started)));
     }
-    const stats = await load;
-    abort.abort();
-    return { mode, hold, load: stats, switches };
+    return { mode, hold, load: await load, switches };
   } finally {
+    // A failed switchover must not leave the load running against a stopped HAProxy.
+    abort.abort();
+    await load?.catch(() => undefined);
     await watcher.stop();
     await haproxy.stop();
     await dir.remove();

@@ -20,6 +20,7 @@ interface FakeServer {
  */
 function fakeSocket(servers: FakeServer[], refuse: readonly string[] = []) {
   const requests: string[] = [];
+  const batches: string[][] = [];
   let broken = false;
   let failFrom = Infinity;
   const answer = (command: string): string => {
@@ -51,12 +52,13 @@ function fakeSocket(servers: FakeServer[], refuse: readonly string[] = []) {
   };
   // Interactive mode: `prompt`'s own prompt, then each command's reply followed by one.
   const sendBatch = (lines: readonly string[]): Promise<string> => {
+    batches.push([...lines]);
     requests.push(...lines);
     if (broken || requests.length > failFrom) return Promise.reject(new ApplyError('RUNTIME_API', 'no complete reply within 5000 ms', { retryable: true }));
     const replies = lines.flatMap((line) => line.split('; ').map(answer));
     return Promise.resolve(`\n> ${replies.map((r) => (r === '' ? '\n> ' : `${r}\n\n> `)).join('')}`);
   };
-  return { send, sendBatch, requests, break: () => (broken = true), breakAfter: (count: number) => (failFrom = count) };
+  return { send, sendBatch, requests, batches, break: () => (broken = true), breakAfter: (count: number) => (failFrom = count) };
 }
 
 function countingReloader(): Reloader & { reasons: string[] } {
@@ -241,6 +243,10 @@ describe('batched runtime ops', () => {
     expect(result.outcome).toBe('runtime');
     expect(result.plan.decision).toMatch(/^runtime: 30 ops est\. \d+ ms [<=] reload est\./);
     expect(socket.requests.filter((r) => r.startsWith('add server'))).toHaveLength(30);
+    // One batch (one connection), one line per server, each line every command of its server.
+    expect(socket.batches).toHaveLength(1);
+    expect(socket.batches[0]).toHaveLength(30);
+    expect(socket.batches[0]!.every((line) => line.startsWith('add server'))).toBe(true);
   });
 
   it("falls back to a reload naming the refused server and HAProxy's words, the rest of the batch applied", async () => {

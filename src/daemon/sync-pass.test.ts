@@ -415,9 +415,13 @@ describe('syncToView', () => {
       const store = new MemoryStore({ node: 'a', epoch: 50n });
       const before = (await run(withRecord('a', 50n), upIn('a', 'b', 'c'), store)).config;
       const live = new FakeLive(before);
-      const app = { ...upIn('b', 'c'), calls: [] as unknown[] };
+      // Only the fast runtime call (`allowReload: false`) may happen: a reload reason would need the file way.
+      const calls: (boolean | undefined)[] = [];
+      const base = upIn('b', 'c');
+      const app: Applier = { ...base, apply: (input) => (calls.push(input.allowReload), base.apply(input)) };
       const lane = new FileLane(live, silentLogger(), () => undefined);
       const r = await syncToView(withRecord('a', 50n), null, { ...deps(live, app), renderer: real, services, writers: election(store), lane });
+      expect(calls).toEqual([false]);
       expect(r.outcome).toBe('runtime');
       expect(writable(r.config)).toEqual(['b']);
       expect(structureOf(r.config ?? '')).toBe(structureOf(before ?? ''));

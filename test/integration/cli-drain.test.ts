@@ -9,7 +9,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { startFakeGaleraNode, type FakeGaleraNode } from '../helpers/fake-galera.js';
 import { freePort, tempDir, type TempDir } from '../helpers/ports.js';
-import { runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
+import { eventually, runCli, startCliDaemon, type CliDaemon } from '../helpers/cli.js';
 import { runtimeServers, showProc, waitFor } from '../helpers/runtime.js';
 
 // Drain before a node leaves, `drain`/`undrain` by hand, and `status`: the real CLI (`watch`, `register`,
@@ -176,7 +176,8 @@ describe('drain before a node leaves', () => {
     const t0 = Date.now();
     expect(await register.stop('SIGTERM', 10_000)).toBe(0);
     console.log(`register: second SIGTERM to exit ${String(Date.now() - t0)} ms (grace 60 s)`);
-    expect(register.logs.some((e) => e.msg === 'second stop signal: leaving now')).toBe(true);
+    // The exit can come before the child's last stderr lines are read here.
+    await register.waitForLog((e) => e.msg === 'second stop signal: leaving now', 2_000);
     expect(await keysOf('db1')).toEqual([]);
     await waitFor('db1 deleted', async () => (await server('db1')) === undefined, 10_000);
   });
@@ -193,7 +194,11 @@ describe('drain and undrain by hand', () => {
     expect(mark?.value.toString()).toBe('true');
     expect(String(mark?.lease)).toBe(String(lease));
     await waitFor('db2 in DRAIN', () => drained('db2'), 3_000, 20);
-    const watcherStatus = (await (await fetch(statusUrl)).json()) as { services: { draining?: string[] }[] };
+    // HAProxy shows the drain before the watcher's pass has reported it: /status follows the pass.
+    const watcherStatus = await eventually('/status to list db2 draining', async () => {
+      const body = (await (await fetch(statusUrl)).json()) as { services: { draining?: string[] }[] };
+      return body.services[0]?.draining?.includes('db2') === true ? body : undefined;
+    });
     expect(watcherStatus.services[0]?.draining).toEqual(['db2']);
     const metrics = await (await fetch(statusUrl.replace('/status', '/metrics'))).text();
     expect(metrics).toMatch(/^galera_haproxy_nodes\{(?=[^}]*state="draining")(?=[^}]*service="galera")[^}]*\} 1$/m);
