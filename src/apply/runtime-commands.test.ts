@@ -18,7 +18,7 @@ galera,BACKEND,0,0,4,0,,0,0,0,,0,,0,0,0,0,UP,10,1,0
 describe('parseServersState', () => {
   it('reads format 1 and takes backup and sessions from show stat', () => {
     const stats = parseShowStat(STAT);
-    expect(stats.get('galera/n1')).toEqual({ scur: 4, backup: false, status: 'UP', address: '' });
+    expect(stats.get('galera/n1')).toEqual({ scur: 4, backup: false, status: 'UP', address: '', weight: 10 });
     expect(stats.get('galera/n3')).toMatchObject({ backup: true, status: 'MAINT' });
     expect(parseServersState(STATE, stats)).toEqual([
       { backend: 'galera', name: 'n1', address: '127.0.0.21', port: 3306, weight: 10, backup: false, operState: 2, adminState: 0, sessions: 4 },

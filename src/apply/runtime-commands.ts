@@ -135,6 +135,8 @@ interface StatRow {
   readonly status: string;
   /** `addr`: `ip:port` (empty on versions that lack the column). */
   readonly address: string;
+  /** `weight`: the effective weight (0 for the non-writers of a single-writer listener). */
+  readonly weight?: number;
 }
 
 /** `show stat` CSV → per `backend/server`: current sessions, the backup flag, the status and address. */
@@ -142,13 +144,14 @@ export function parseShowStat(csv: string): Map<string, StatRow> {
   const lines = csv.split('\n').filter((l) => l.length > 0);
   const header = (lines[0] ?? '').replace(/^# /, '').split(',');
   const col = (name: string): number => header.indexOf(name);
-  const [px, sv, scur, bck, status, addr] = [col('pxname'), col('svname'), col('scur'), col('bck'), col('status'), col('addr')];
+  const [px, sv, scur, bck, status, addr, weight] = [col('pxname'), col('svname'), col('scur'), col('bck'), col('status'), col('addr'), col('weight')];
   const rows = new Map<string, StatRow>();
   for (const line of lines.slice(1)) {
     const f = line.split(',');
     const name = f[sv];
     if (name === undefined || name === 'FRONTEND' || name === 'BACKEND') continue;
-    rows.set(`${f[px] ?? ''}/${name}`, { scur: Number(f[scur] ?? 0), backup: f[bck] === '1', status: f[status] ?? '', address: f[addr] ?? '' });
+    const w = weight === -1 || f[weight] === undefined || f[weight] === '' ? Number.NaN : Number(f[weight]);
+    rows.set(`${f[px] ?? ''}/${name}`, { scur: Number(f[scur] ?? 0), backup: f[bck] === '1', status: f[status] ?? '', address: f[addr] ?? '', ...(Number.isFinite(w) ? { weight: w } : {}) });
   }
   return rows;
 }

@@ -2,8 +2,9 @@ import { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
 import { SourceError } from '../errors.js';
 import { drainMarkWrites, isRecordKey, knownNodes, locateNode, type LocatedNode, type MarkWrite } from '../galera/drain-mark.js';
-import { decodeCluster } from '../model/decode-cluster.js';
-import type { ServiceSpec } from '../model/service.js';
+import { decodeServices } from '../model/decode-cluster.js';
+import { writerKeyOf, type ServiceSpec } from '../model/service.js';
+import type { ServerNaming } from '../model/server-name.js';
 import type { StoredKeyValue } from '../model/types.js';
 import { CommandFailed } from './command-failed.js';
 import { ExitCode, type CliIO } from './io.js';
@@ -15,17 +16,18 @@ interface Found {
   readonly known: readonly string[];
 }
 
-async function findNode(client: Etcd3, services: readonly ServiceSpec[], wanted: string): Promise<Found[]> {
+async function findNode(client: Etcd3, services: readonly ServiceSpec[], serverNames: ServerNaming, wanted: string): Promise<Found[]> {
   const { readPrefixOnce } = await import('../source/prefix-read.js');
   const found: Found[] = [];
   for (const service of services) {
     let kvs: StoredKeyValue[];
     try {
-      kvs = (await readPrefixOnce(client, service.prefix)).kvs.filter((kv) => !isRecordKey(service.prefix, kv.key));
+      // Not nodes: the writer record (wherever `writer-key` puts it) and the other `_` keys.
+      kvs = (await readPrefixOnce(client, service.prefix)).kvs.filter((kv) => !isRecordKey(service.prefix, kv.key) && kv.key !== writerKeyOf(service));
     } catch (err) {
       throw new SourceError('ETCD_UNAVAILABLE', `cannot read ${service.prefix} from etcd`, { cause: err });
     }
-    const state = decodeCluster(service.prefix, kvs, { defaultPort: service.defaultPort });
+    const state = decodeServices([service], kvs, { serverNames });
     found.push({ service, node: locateNode(service.prefix, kvs, state, wanted), known: knownNodes(service.prefix, kvs, state) });
   }
   return found;
@@ -66,7 +68,7 @@ export function createDrainCommand(io: CliIO, drain: boolean): Command {
     const { createEtcdClient } = await import('../source/etcd-writer.js');
     const client = createEtcdClient(setup.etcd);
     try {
-      const found = await findNode(client, setup.services, wanted);
+      const found = await findNode(client, setup.services, setup.serverNames, wanted);
       const hits = found.filter((f): f is Found & { node: LocatedNode } => f.node !== null);
       const hit = hits[0];
       if (hit === undefined) {

@@ -4,6 +4,7 @@ import { resolveSettings } from '../config/settings.js';
 import { addOptionFlags, type CommandName } from '../config/option-table.js';
 import { ConfigError } from '../errors.js';
 import type { ServiceSpec } from '../model/service.js';
+import { DEFAULT_SERVER_NAMING, type ServerNaming } from '../model/server-name.js';
 import { implicitService } from '../render/implicit-service.js';
 import { defaultVars, parseSetFlags } from '../render/template-vars.js';
 import { resolveEtcdOptions, type EtcdFlags, type EtcdSourceOptions } from '../source/etcd-options.js';
@@ -14,6 +15,8 @@ export interface InspectSetup {
   readonly services: readonly ServiceSpec[];
   readonly etcd: EtcdSourceOptions;
   readonly statsSocket: string;
+  /** How the daemon names servers (`server_names`), so node names here match HAProxy's. */
+  readonly serverNames: ServerNaming;
 }
 
 export interface InspectFlags extends EtcdFlags {
@@ -43,5 +46,6 @@ export function resolveInspectSetup(flags: InspectFlags, io: CliIO): InspectSetu
     services,
     etcd: resolveEtcdOptions(settings.etcd, io.env, (path) => readFileSync(path)),
     statsSocket: options.statsSocket ?? vars['stats_socket'] ?? '/run/haproxy/admin.sock',
+    serverNames: (vars['server_names'] ?? DEFAULT_SERVER_NAMING) as ServerNaming,
   };
 }

@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
 import { describeError } from '../errors.js';
-import { isRecordKey } from '../galera/drain-mark.js';
 import { sleep } from '../lib/sleep.js';
-import { decodeCluster } from '../model/decode-cluster.js';
+import { decodeServices } from '../model/decode-cluster.js';
+import { writerKeyOf, type ServiceSpec } from '../model/service.js';
+import type { ServerNaming } from '../model/server-name.js';
 import { normalizePrefix } from '../model/prefix.js';
-import type { ServiceSpec } from '../model/service.js';
 import type { StoredKeyValue } from '../model/types.js';
 import { sendSocketCommand } from '../apply/haproxy-socket.js';
 import { commands, parseShowStat } from '../apply/runtime-commands.js';
@@ -56,25 +56,26 @@ async function readHaproxy(statsSocket: string): Promise<readonly HaproxyServer[
   const rows = parseShowStat(await sendSocketCommand(statsSocket, commands.showStatServers().text, { timeoutMs: SOCKET_TIMEOUT_MS }));
   return [...rows].map(([key, row]) => {
     const at = key.indexOf('/');
-    return { backend: key.slice(0, at), name: key.slice(at + 1), address: row.address, status: row.status, sessions: row.scur };
+    return { backend: key.slice(0, at), name: key.slice(at + 1), address: row.address, status: row.status, sessions: row.scur, ...(row.weight === undefined ? {} : { weight: row.weight }) };
   });
 }
 
-/** The nodes (the writer record and other `_` keys apart), and the writer record as stored. */
-function decodeRead(service: ServiceSpec, base: string, read: { revision: string; kvs: readonly StoredKeyValue[] }): GatheredService['etcd'] {
-  const record = read.kvs.find((kv) => kv.key === `${base}_writer`);
-  const state = decodeCluster(base, read.kvs.filter((kv) => !isRecordKey(base, kv.key)), { defaultPort: service.defaultPort });
+/** The nodes decoded as the daemon decodes them (its writer record apart), and the record as stored. */
+function decodeRead(service: ServiceSpec, serverNames: ServerNaming, read: { revision: string; kvs: readonly StoredKeyValue[] }): GatheredService['etcd'] {
+  const key = writerKeyOf(service);
+  const record = read.kvs.find((kv) => kv.key === key);
+  const state = decodeServices([service], read.kvs, { serverNames });
   const writerRecord = record === undefined ? null : { value: record.value, epoch: String(record.modRevision) };
   return { ok: true, value: { revision: read.revision, state, writerRecord } };
 }
 
 type CheckEntry = readonly [string, GatheredService['checks'][string]];
 
-async function gatherService(client: Etcd3, service: ServiceSpec): Promise<GatheredService> {
+async function gatherService(client: Etcd3, service: ServiceSpec, serverNames: ServerNaming): Promise<GatheredService> {
   const { readPrefixOnce } = await import('../source/prefix-read.js');
   const base = normalizePrefix(service.prefix);
   const read = await within(readPrefixOnce(client, base), ETCD_TIMEOUT_MS, 'etcd');
-  const etcd = read.ok ? decodeRead(service, base, read.value) : read;
+  const etcd = read.ok ? decodeRead(service, serverNames, read.value) : read;
   const nodes = etcd.ok ? etcd.value.state.nodes : [];
   const asked = await Promise.all(
     nodes.map(async (node): Promise<CheckEntry | null> => {
@@ -94,7 +95,7 @@ async function gatherService(client: Etcd3, service: ServiceSpec): Promise<Gathe
 async function gather(setup: InspectSetup, client: Etcd3): Promise<Gathered> {
   const [haproxy, services] = await Promise.all([
     within(readHaproxy(setup.statsSocket), SOCKET_TIMEOUT_MS + 500, 'the stats socket'),
-    Promise.all(setup.services.map((s) => gatherService(client, s))),
+    Promise.all(setup.services.map((s) => gatherService(client, s, setup.serverNames))),
   ]);
   return { at: new Date().toISOString(), statsSocket: setup.statsSocket, haproxy, services };
 }

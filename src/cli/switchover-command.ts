@@ -89,7 +89,7 @@ async function moveWhenReady(pipeline: Pipeline, source: MultiPrefixSource, serv
   let waited = '';
   for (;;) {
     const view = await source.readOnce();
-    const state = decodeServices(pipeline.services, view.kvs);
+    const state = decodeServices(pipeline.services, view.kvs, { serverNames: pipeline.serverNames });
     const read = readWriterRecord(key, view.kvs);
     const up = (await readWriteListener(service.name, pipeline.applier, logger))?.up ?? null;
     const plan = planSwitchover(read, nodesOf(state, service.name, pipeline.services[0] === service), up, to);

@@ -59,6 +59,12 @@ describe('buildStatusReport', () => {
     expect(multi).toEqual(['writer', 'draining', 'backup', 'writer', 'leaving']);
     const reordered = buildStatusReport(gathered({}, { ok: true, value: [server('b', 'UP'), server('db1', 'UP')] }));
     expect(reordered.services[0]?.nodes.find((r) => r.node === 'b')?.role).toBe('writer');
+    // The write listener gives every server but the writer weight 0: the first UP one with a weight is it.
+    const weighted = buildStatusReport(gathered({}, { ok: true, value: [{ ...server('b', 'UP'), weight: 0 }, { ...server('db1', 'UP'), weight: 5 }] }));
+    expect(weighted.services[0]?.nodes.filter((r) => r.role === 'writer' || r.role === 'reader').map((r) => [r.node, r.role])).toEqual([
+      ['b', 'reader'],
+      ['a', 'writer'],
+    ]);
   });
 
   it('shows an unreachable stats socket as one word per cell and one line, and is partial', () => {

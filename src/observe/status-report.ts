@@ -20,6 +20,8 @@ export interface HaproxyServer {
   /** `status` of `show stat`: `UP`, `DOWN 1/2`, `DRAIN`, `MAINT`, `no check`, … */
   readonly status: string;
   readonly sessions: number;
+  /** `weight` of `show stat`, when read: a single-writer listener gives its non-writers 0. */
+  readonly weight?: number;
 }
 
 /** What a node's clustercheck said (`Accept: application/json`; a plain-text answer has the code only). */
@@ -101,12 +103,13 @@ export function haproxyWord(status: string): string {
 
 /**
  * The writer of a single-writer service is the server `balance first` picks: the first server of the
- * backend, in HAProxy's order, that is UP, not backup and registered. Null when HAProxy's view is missing.
+ * backend, in HAProxy's order, that is UP with a weight above 0 (every other server of the write listener
+ * has weight 0), not backup and registered. Null when HAProxy's view is missing.
  */
 function currentWriter(service: string, nodes: readonly GaleraNode[], haproxy: Reading<readonly HaproxyServer[]>): string | null {
   if (!haproxy.ok) return null;
   const active = new Set(nodes.filter((n) => !n.backup && n.draining !== true).map((n) => n.name));
-  return haproxy.value.find((s) => s.backend === service && active.has(s.name) && haproxyWord(s.status) === 'UP')?.name ?? '';
+  return haproxy.value.find((s) => s.backend === service && active.has(s.name) && haproxyWord(s.status) === 'UP' && (s.weight === undefined || s.weight > 0))?.name ?? '';
 }
 
 function roleOf(node: GaleraNode, mode: 'single' | 'multi', writer: string | null): Role {
