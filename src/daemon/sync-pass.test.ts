@@ -411,6 +411,34 @@ describe('syncToView', () => {
       expect(writable(replaced.config)).toEqual(['c']);
     });
 
+    it('a held single-writer service keeps the writer and the read weights its file has, while another service goes on', async () => {
+      const web: ServiceSpec = {
+        name: 'web', prefix: '/services/webserver/', listen: ['127.0.0.1:80'], mode: 'tcp', balance: 'leastconn', check: { type: 'tcp' },
+        serverOptions: [], forwardFor: false, minServers: 1, defaultPort: 80, writer: 'multi',
+      };
+      const galera = implicitService(vars, { prefix: PREFIX, minServers: 3 });
+      const both = [galera, web];
+      const renderer = createRenderer({ vars, services: both });
+      // Ids as a registrar writes them, server names from the host: the file alone cannot tell the ids.
+      const node = (ip: string, host: string): string => JSON.stringify({ ip, host, weight: 5 });
+      const weighted = { [`${PREFIX}/uuid-a`]: node('10.0.0.1', 'a'), [`${PREFIX}/uuid-b`]: node('10.0.0.2', 'b'), [`${PREFIX}/uuid-c`]: node('10.0.0.3', 'c'), '/services/webserver/w1': '10.0.1.1' };
+      const record = { key: KEY, value: recordOf('uuid-b'), modRevision: 50n };
+      const store = new MemoryStore({ node: 'uuid-b', epoch: 50n });
+      const first = await syncToView({ ...view(weighted), kvs: [...view(weighted).kvs, record] }, null, { ...deps(new FakeLive(null), upIn('a', 'b', 'c')), renderer, services: both, writers: election(store) });
+      expect(writable(first.config)).toEqual(['b']);
+      // Two Galera keys expire (below min-servers 3) while the web tier changes: galera is held.
+      const { [`${PREFIX}/uuid-a`]: _a, [`${PREFIX}/uuid-c`]: _c, ...rest } = weighted;
+      const next = { ...rest, '/services/webserver/w2': '10.0.1.2' };
+      const live = new FakeLive(first.config);
+      const r = await syncToView({ ...view(next), kvs: [...view(next).kvs, record] }, null, { ...deps(live, upIn('a', 'b', 'c')), renderer, services: both, writers: election(store) });
+      expect(r.held?.map((h) => h.service)).toEqual(['galera']);
+      expect(parseServers(r.config ?? '').filter((sv) => sv.backend === 'web').map((sv) => sv.name)).toEqual(['w1', 'w2']);
+      const galeraServers = (config: string | null, backend: string) => parseServers(config ?? '').filter((sv) => sv.backend === backend).map((sv) => `${sv.name} ${sv.weight}`);
+      expect(galeraServers(r.config, 'galera')).toEqual(galeraServers(first.config, 'galera'));
+      expect(galeraServers(r.config, 'galera_read')).toEqual(galeraServers(first.config, 'galera_read'));
+      expect(store.swaps).toEqual([]);
+    });
+
     it('a writer change is a weight change: the Runtime API way, no reload reason', async () => {
       const store = new MemoryStore({ node: 'a', epoch: 50n });
       const before = (await run(withRecord('a', 50n), upIn('a', 'b', 'c'), store)).config;

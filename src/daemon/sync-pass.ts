@@ -156,7 +156,7 @@ export async function syncToView(
   }
   for (const h of guard.held) log.warn({ service: h.service, reason: h.reason }, 'service held back by the guard; its servers stay as they are');
   let rendered = guard.state ?? state;
-  const placed = await placeWriters(rendered, view, deps, guard.held, log);
+  const placed = await placeWriters(rendered, view, deps, guard.held, current, log);
   rendered = placed.state;
   writers = placed.writers.length === 0 ? {} : { writers: placed.writers };
 
@@ -243,14 +243,16 @@ export async function syncToView(
 
 /**
  * The writer of each single-writer service, from its etcd record (see {@link WriterElection}); the state
- * carries each one's server name for the renderer. A service its guard holds follows its record but
- * proposes nothing: its nodes are the file's, not etcd's.
+ * carries each one's server name for the renderer. A service its guard holds keeps the writer its file
+ * has and proposes nothing: its nodes are the file's, named as servers, so the record's node id may match
+ * none of them.
  */
 async function placeWriters(
   state: ClusterState,
   view: SourceView,
   deps: SyncDeps,
   held: readonly HeldService[],
+  current: string | null,
   log: Logger,
 ): Promise<{ state: ClusterState; writers: WriterStatus[] }> {
   const single = deps.services.filter((service) => service.writer === 'single');
@@ -260,12 +262,18 @@ async function placeWriters(
   const writers: WriterStatus[] = [];
   for (const service of single) {
     const own = nodesOf(state, service.name, deps.services[0] === service);
-    const mayPropose = !held.some((h) => h.service === service.name);
-    const status = await election.place(service, own, view, deps.applier, log, mayPropose);
+    const isHeld = held.some((h) => h.service === service.name);
+    const placed = await election.place(service, own, view, deps.applier, log, !isHeld);
+    const status = isHeld ? { ...placed, server: fileWriter(current, service.name) } : placed;
     servers.set(service.name, status.server);
     writers.push(status);
   }
   return { state: { ...state, writers: servers }, writers };
+}
+
+/** The server a rendered file's write listener sends writes to (the one with a weight), or null. */
+function fileWriter(config: string | null, listener: string): string | null {
+  return parseServers(config ?? '').find((s) => s.backend === listener && s.weight > 0)?.name ?? null;
 }
 
 /**
@@ -283,9 +291,13 @@ export function applyGuards(services: readonly ServiceSpec[], state: ClusterStat
     const where = stripTrailingSlashes(service.prefix);
     const reason = `${own.length} valid node(s) under ${where}, fewer than --min-servers ${service.minServers}`;
     held.push({ service: service.name, reason, line: services.length > 1 ? `service ${service.name}: ${reason}` : reason });
+    // A single writer's listener gives every server but the writer weight 0: a node's own weight is the
+    // one its read listener carries, when the service has one.
+    const readSection = service.writer === 'single' ? `${service.name}_read` : null;
+    const readWeight = new Map((listed ?? []).filter((s) => s.backend === readSection).map((s) => [s.name, s.weight]));
     const kept: GaleraNode[] = (listed ?? [])
       .filter((s) => s.backend === service.name)
-      .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: s.weight, backup: s.backup, keys: [], service: service.name, ...(s.draining ? { draining: s.draining } : {}) }));
+      .map((s) => ({ id: s.name, name: s.name, address: s.address, port: s.port, weight: readWeight.get(s.name) ?? s.weight, backup: s.backup, keys: [], service: service.name, ...(s.draining ? { draining: s.draining } : {}) }));
     nodes = [...nodes.filter((n) => !own.includes(n)), ...kept];
   });
   return { held, state: held.length > 0 && listed === null ? null : { ...state, nodes } };
