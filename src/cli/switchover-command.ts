@@ -47,12 +47,8 @@ export function createSwitchoverCommand(io: CliIO): Command {
   cmd.option('--wait <duration>', 'how long to wait for the target to be UP here and to have an empty receive queue', '30s');
   for (const group of ['etcd', 'config', 'pipeline', 'apply'] as const) addOptionFlags(cmd, 'plan', group);
   return cmd.action(async (flags: SwitchoverFlags) => {
-    let waitMs: number;
-    try {
-      waitMs = parseDurationFlag(flags.wait ?? '30s', '--wait');
-    } catch (err) {
-      throw new CommandFailed(describeError(err), ExitCode.usage);
-    }
+    // A malformed --wait is a ConfigError: exit 2 with its one line, as for every flag.
+    const waitMs = parseDurationFlag(flags.wait ?? '30s', '--wait');
     const pipeline = await composePipeline(flags, io, { apply: true, planOnly: true, recordWrites: true });
     try {
       await switchover(pipeline, flags, waitMs, io);

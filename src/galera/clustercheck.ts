@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, describeError } from '../errors.js';
-import { createClustercheckMetrics, type ClustercheckMetrics } from '../observe/clustercheck-metrics.js';
+import { createClustercheckMetrics } from '../observe/clustercheck-metrics.js';
 import type { Logger } from '../observe/logger.js';
 import { createHealthCache, type CachedVerdict } from './health-cache.js';
 import { createMysqlStatusReader, type MysqlTarget, type StatusReader } from './mysql-status.js';
@@ -35,7 +35,6 @@ export interface RunningClustercheck {
   readonly port: number;
   /** The current verdict, through the same cache the HTTP checks use. */
   check(): Promise<CachedVerdict>;
-  readonly metrics: ClustercheckMetrics;
   close(): Promise<void>;
 }
 
@@ -168,7 +167,6 @@ export async function startClustercheck(
     host: address.address,
     port: address.port,
     check: () => cache.get(),
-    metrics,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
